@@ -1,0 +1,209 @@
+"""The command line: a click group whose loss subcommands are built from the registry.
+
+Options every loss shares are declared once (`COMMON`); each loss adds its tensors and its own
+options from its registry entry. Commands build a Result and hand it to the renderer. A
+LossError becomes exit code 2 with its message; any other exception is a bug: one line and
+exit 1, or the traceback with LOSSCALC_DEBUG=1.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+import click
+
+from . import __version__
+from .errors import LossError, LossWarning
+from .registry import Loss, find, losses
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file=None):
+        click.echo(f"Error: {self.format_message()}", err=True)
+
+
+class Reduction(click.Choice):
+    """The loss's reductions; also takes the deprecated `elementwise_mean`, not offered."""
+
+    def convert(self, value, param, ctx):
+        if value == "elementwise_mean":
+            return value
+        return super().convert(value, param, ctx)
+
+
+def _common_options(loss: Loss) -> list[click.Parameter]:
+    """The options every loss has (--reduction, --format, ...), declared once."""
+    params = [
+        click.Option(["--reduction"], type=Reduction(list(loss.reductions)), default="mean", show_default=True,
+                     help="how the element losses are reduced"),
+    ]
+    if loss.legacy:
+        params += [
+            click.Option(["--size-average/--no-size-average"], default=None,
+                         help="deprecated (PyTorch's size_average); overrides --reduction"),
+            click.Option(["--reduce/--no-reduce"], default=None,
+                         help="deprecated (PyTorch's reduce); overrides --reduction"),
+        ]
+    params += [
+        click.Option(["--format", "fmt"], type=click.Choice(["table", "json", "value", "csv"]), default="table",
+                     show_default=True, help="table for people; json, value or csv for scripts"),
+        click.Option(["--dtype"], type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
+                     help="the floating-point type of the computation"),
+        click.Option(["--output", "-o"], type=click.Path(dir_okay=False), default=None,
+                     help="save the unreduced element losses to a .npy, .csv or .json file"),
+        click.Option(["--precision"], type=click.IntRange(1, 17), default=None,
+                     help="significant digits in the table (default: shortest exact)"),
+        click.Option(["--max-rows"], type=click.IntRange(1), default=20, show_default=True,
+                     help="breakdown rows shown before head and tail are kept"),
+        click.Option(["--seed"], type=int, default=None, help="seed for generator tensors such as randn(3,5)"),
+    ]
+    return params
+
+
+def _loss_option(opt) -> click.Option:
+    if opt.type is bool:
+        name = opt.name.replace("_", "-")
+        return click.Option([f"--{name}/--no-{name}", opt.name], default=opt.default, show_default=True, help=opt.help)
+    if opt.type == "tensor":
+        return click.Option([opt.flag, opt.name], type=str, default=None, metavar="TENSOR", help=opt.help)
+    kind = click.Choice(list(opt.choices)) if opt.choices else opt.type
+    return click.Option([opt.flag, opt.name], type=kind, default=opt.default, show_default=True, help=opt.help)
+
+
+def loss_help(loss: Loss) -> str:
+    formula = loss.section("Formula")
+    lines = [loss.summary, ""]
+    if formula:
+        lines += ["\b", *formula.splitlines(), ""]
+    lines += ["\b", "Tensors: " + " ".join(t.name.upper() for t in loss.tensors) + " (any tensor syntax: "
+              "inline 1,2,3, a .npy/.npz/.csv/.json file, - for stdin, or randn(3,5))"]
+    if loss.example:
+        lines += ["", "\b", "Example:", f"  losscalc {loss.name} {loss.example}"]
+    if loss.torch:
+        lines += ["", f"Matches torch.nn.{loss.torch}. `losscalc explain {loss.name}` says more."]
+    return "\n".join(lines)
+
+
+def make_command(loss: Loss) -> click.Command:
+    params: list[click.Parameter] = [click.Argument([t.name], metavar=t.name.upper()) for t in loss.tensors]
+    params += [_loss_option(o) for o in loss.options]
+    params += _common_options(loss)
+
+    def callback(**kwargs):
+        run(loss, kwargs)
+
+    return click.Command(loss.name, params=params, callback=callback, help=loss_help(loss),
+                         short_help=loss.summary, context_settings=CONTEXT, no_args_is_help=True)
+
+
+def run(loss: Loss, kwargs: dict) -> None:
+    """Compute one loss from parsed CLI arguments and render it."""
+    from .engine import compute
+    from .render import render, save_elements
+
+    fmt, output = kwargs.pop("fmt"), kwargs.pop("output")
+    precision, max_rows = kwargs.pop("precision"), kwargs.pop("max_rows")
+    tensors = [kwargs.pop(t.name) for t in loss.tensors]
+    tensor_texts = tensors + [kwargs[o.name] for o in loss.options if o.type == "tensor"]
+    if sum(t == "-" for t in tensor_texts) > 1:
+        raise LossError("only one tensor can be read from standard input (-) per call.")
+    if not loss.legacy:
+        kwargs.pop("size_average", None), kwargs.pop("reduce", None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LossWarning)
+        try:
+            result = compute(loss.name, *tensors, **kwargs)
+        finally:
+            for w in caught:
+                if issubclass(w.category, LossWarning):
+                    click.echo(f"warning: {w.message}", err=True)
+    if output:
+        save_elements(output, result.elements)
+    out = click.get_text_stream("stdout")
+    render(result, fmt, out, precision=precision, max_rows=max_rows)
+
+
+class LossGroup(click.Group):
+    """Loss subcommands resolved through the registry: any alias, any case, `-` or `_`."""
+
+    def list_commands(self, ctx):
+        return sorted(self.commands) + [loss.name for loss in losses()]
+
+    def get_command(self, ctx, name):
+        if name in self.commands:
+            return self.commands[name]
+        try:
+            return make_command(find(name))
+        except LossError:
+            return None
+
+    def resolve_command(self, ctx, args):
+        name = args[0]
+        if name not in self.commands:
+            try:
+                find(name)
+            except LossError as e:
+                raise UserError(str(e)) from None
+        return super().resolve_command(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except LossError as e:
+            raise UserError(str(e)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(0)
+        except Exception as e:  # a bug: one line, unless asked for the traceback
+            if os.environ.get("LOSSCALC_DEBUG") == "1":
+                raise
+            click.echo(f"losscalc: internal error ({type(e).__name__}: {e}). This is a bug; "
+                       "run again with LOSSCALC_DEBUG=1 for the traceback.", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=LossGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "--version", prog_name="losscalc")
+def cli():
+    """Compute PyTorch's loss functions from the shell, element by element.
+
+    \b
+      losscalc LOSS [OPTIONS] TENSOR...   compute one loss
+      losscalc list                       every loss
+      losscalc explain LOSS               formula, shapes, options, pitfalls, a worked example
+      losscalc LOSS --help                that loss's options
+
+    \b
+    Example:
+      losscalc mse --reduction sum 1,2,3 1.5,2,2
+    """
+
+
+@cli.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_command(fmt):
+    """Every loss: name, aliases, tensors, options, reductions, the PyTorch class."""
+    from .docs import render_list
+
+    render_list(fmt, click.get_text_stream("stdout"))
+
+
+@cli.command("explain")
+@click.argument("loss")
+def explain_command(loss):
+    """Formula, tensors and shapes, options with defaults, pitfalls, and a worked example."""
+    from .docs import render_explain
+
+    render_explain(find(loss), click.get_text_stream("stdout"))
+
+
+def main() -> None:
+    cli(prog_name="losscalc")

@@ -1,0 +1,6 @@
+"""The kernels, by family. Each family module defines pure NumPy kernel functions and a
+`LOSSES` list of registry entries; the registry gathers them in this order."""
+
+from . import embedding, regression
+
+FAMILIES = (regression, embedding)

@@ -1,0 +1,86 @@
+"""Checks shared by the kernels. Each raises a LossError naming the tensor, the shapes and the
+offending index, in plain words; warnings go through `losscalc.errors.warn`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LossError, warn
+from ..reduction import KernelOut
+
+__all__ = [
+    "KernelOut",
+    "broadcast",
+    "check_same_shape",
+    "check_class_indices",
+    "check_size",
+    "warn_if_broadcast",
+    "warn_unless_pm1",
+    "shape_str",
+]
+
+
+def shape_str(shape) -> str:
+    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
+
+
+def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Broadcast named arrays against each other, or say which shapes do not fit."""
+    try:
+        return list(np.broadcast_arrays(*arrays.values()))
+    except ValueError:
+        shapes = ", ".join(f"{name} {shape_str(a.shape)}" for name, a in arrays.items())
+        raise LossError(
+            f"the shapes {shapes} cannot be broadcast together: each dimension, counted from "
+            "the right, must be equal or 1."
+        ) from None
+
+
+def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_name: str = "target") -> None:
+    if a.shape != b.shape:
+        warn(
+            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: "
+            "they will be broadcast, which is probably not what you meant (PyTorch warns the same). "
+            "Give them the same shape."
+        )
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str, why: str = "") -> None:
+    if a.shape != b.shape:
+        raise LossError(
+            f"{b_name} {shape_str(b.shape)} must have the same shape as {a_name} "
+            f"{shape_str(a.shape)}{why}."
+        )
+
+
+def check_size(t: np.ndarray, size: int, name: str, what: str) -> None:
+    """A 1-D tensor of `size` elements (e.g. a per-class weight of length C)."""
+    if t.ndim != 1 or t.shape[0] != size:
+        raise LossError(f"{name} must be a 1-D tensor of {size} elements ({what}); got shape {shape_str(t.shape)}.")
+
+
+def check_class_indices(target: np.ndarray, n_classes: int, name: str = "target", ignore_index=None) -> None:
+    """Every index in [0, n_classes), except those equal to ignore_index."""
+    bad = (target < 0) | (target >= n_classes)
+    if ignore_index is not None:
+        bad &= target != ignore_index
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {list(pos)}" if pos else ""
+        raise LossError(
+            f"{name}: class index {int(target[pos])}{where} is out of range; expected 0 to "
+            f"{n_classes - 1} for {n_classes} classes"
+            + (f" (or the ignore index {ignore_index})." if ignore_index is not None else ".")
+        )
+
+
+def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this loss") -> None:
+    """Warn when a target holds values other than 1 and -1 (PyTorch computes silently)."""
+    odd = (target != 1) & (target != -1)
+    if odd.any():
+        pos = tuple(int(i) for i in np.argwhere(odd)[0])
+        warn(
+            f"{name} should hold only 1 and -1 for {loss}; it holds {int(odd.sum())} other "
+            f"value(s), first {target[pos]!r} at index {list(pos)}. PyTorch computes anyway; "
+            "did you mean labels in {-1, 1} rather than {0, 1}?"
+        )

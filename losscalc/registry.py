@@ -1,0 +1,122 @@
+"""The registry: one frozen entry per loss, from which everything else is derived.
+
+An entry names the loss, its kernel, its tensors in PyTorch's forward order, its options with
+PyTorch's defaults, its aliases and the reductions it allows. The click subcommands,
+`losscalc list`, `losscalc explain`, the completions and the README table are all built from
+these entries; the entries themselves live beside their kernels in `losscalc/kernels/`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import LossError
+
+REDUCTIONS = ("none", "mean", "sum")
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A positional tensor. kind: `float`, `index` (whole numbers, e.g. class indices) or
+    `any` (the kernel decides, e.g. cross-entropy targets: indices or probabilities)."""
+
+    name: str
+    kind: str = "float"
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A loss option. type: float, int, bool, str (with choices) or "tensor"."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Loss:
+    """One loss: everything the CLI, the docs and `compute` need to know about it."""
+
+    name: str
+    kernel: Callable
+    tensors: tuple[Tensor, ...]
+    options: tuple[Option, ...] = ()
+    aliases: tuple[str, ...] = ()
+    torch: str | None = None  # the torch.nn class it matches, e.g. "MSELoss"
+    reductions: tuple[str, ...] = REDUCTIONS
+    legacy: bool = True  # accepts --size-average / --reduce, as the torch class does
+    example: str = ""  # CLI arguments after the loss name, runnable as they are
+    pitfalls: tuple[str, ...] = ()  # what users trip on, for `losscalc explain`
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.kernel) or ""
+
+    @property
+    def summary(self) -> str:
+        return self.doc.splitlines()[0] if self.doc else self.name
+
+    def section(self, title: str) -> str:
+        """A section of the kernel's docstring (`Formula`, `Shape`, `References`), dedented."""
+        match = re.search(rf"^{title}:\s*\n(.*?)(?=^\S[^\n]*:\s*$|\Z)", self.doc, re.M | re.S)
+        if not match:
+            return ""
+        return inspect.cleandoc(match.group(1))
+
+
+def normalise(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def losses() -> tuple[Loss, ...]:
+    """Every registered loss, in the order of the families."""
+    global _LOSSES
+    if _LOSSES is None:
+        from .kernels import FAMILIES
+
+        _LOSSES = tuple(loss for family in FAMILIES for loss in family.LOSSES)
+        _check_unique(_LOSSES)
+    return _LOSSES
+
+
+_LOSSES: tuple[Loss, ...] | None = None
+
+
+def _names(loss: Loss) -> list[str]:
+    return [loss.name, *loss.aliases]
+
+
+def _check_unique(entries) -> None:
+    seen: dict[str, str] = {}
+    for loss in entries:
+        for name in _names(loss):
+            key = normalise(name)
+            if key in seen and seen[key] != loss.name:
+                raise RuntimeError(f"alias {name!r} of {loss.name} is also {seen[key]}")
+            seen[key] = loss.name
+
+
+def lookup_table() -> dict[str, Loss]:
+    return {normalise(n): loss for loss in losses() for n in _names(loss)}
+
+
+def find(name: str) -> Loss:
+    """The loss for a name or alias (case-insensitive, `-` = `_`), or a LossError with hints."""
+    table = lookup_table()
+    key = normalise(name)
+    if key in table:
+        return table[key]
+    close = difflib.get_close_matches(key, table, n=3, cutoff=0.6)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise LossError(f"unknown loss {name!r}.{hint} `losscalc list` shows every loss.")

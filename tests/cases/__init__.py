@@ -1,0 +1,74 @@
+"""Differential cases, one module per kernel family.
+
+Each family module defines
+    cases(rng) -> list[Case]                  random inputs over the whole option surface
+    error_cases(rng) -> list[Case]            inputs PyTorch rejects (losscalc must exit 2)
+    torch_value(F, case, tensors, options)    the PyTorch result, given torch tensors
+and the case lists feed both the live differential test (tests/test_differential.py, when
+torch is importable) and the committed golden fixtures (tests/make_golden.py writes
+tests/golden/<family>.json; tests/test_golden.py checks them always).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+FAMILIES = ["regression", "embedding"]
+
+
+@dataclass
+class Case:
+    loss: str
+    tensors: list  # NumPy arrays in PyTorch's forward order (float64 or int64)
+    options: dict = field(default_factory=dict)  # Python names; tensor options as arrays
+    reduction: str = "mean"
+
+    @property
+    def id(self) -> str:
+        opts = ",".join(f"{k}={_short(v)}" for k, v in self.options.items())
+        shapes = "x".join(str(list(np.shape(t))) for t in self.tensors)
+        return f"{self.loss}[{self.reduction}|{opts}|{shapes}]"
+
+
+def _short(v):
+    return f"T{list(v.shape)}" if isinstance(v, np.ndarray) else v
+
+
+def family(name: str):
+    return importlib.import_module(f"tests.cases.{name}")
+
+
+def to_torch(torch, value, dtype):
+    """A NumPy array as a torch tensor: floats in `dtype`, integers as int64."""
+    a = np.asarray(value)
+    if a.dtype.kind == "f":
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+    if a.dtype.kind == "b":
+        return torch.from_numpy(a.copy())
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+
+
+def torch_result(torch, case: Case, dtype=np.float64) -> np.ndarray:
+    import torch.nn.functional as F
+
+    tensors = [to_torch(torch, t, dtype) for t in case.tensors]
+    options = {k: to_torch(torch, v, dtype) if isinstance(v, np.ndarray) else v for k, v in case.options.items()}
+    out = family_of(case.loss).torch_value(F, case, tensors, options)
+    return out.detach().double().numpy()
+
+
+def losscalc_result(case: Case, dtype: str = "float64"):
+    from losscalc import compute
+
+    return compute(case.loss, *case.tensors, reduction=case.reduction, dtype=dtype, **case.options)
+
+
+def family_of(loss: str):
+    for name in FAMILIES:
+        module = family(name)
+        if loss in module.LOSSES:
+            return module
+    raise KeyError(loss)
