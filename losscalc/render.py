@@ -173,7 +173,7 @@ def _render_table(result: Result, stream, precision, max_rows, width):
 
     console = Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
     console.print(header_text(result))
-    shape = "(" + ", ".join(map(str, result.value.shape)) + ")"
+    shape = str(tuple(result.value.shape))
     if result.value.ndim == 0:
         console.print(f"value: {number(result.value, precision)}   shape: {shape}")
     else:
@@ -181,6 +181,8 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     names, columns = _breakdown(result)
     rows, left_out = _rows(result, max_rows)
     table = Table(*names, show_edge=True)
+    for column in table.columns:
+        column.overflow = "fold"  # never cut a number short
     for column in table.columns[1:]:
         column.justify = "right"
     flat = [np.asarray(c).reshape(-1) for _, c in columns]

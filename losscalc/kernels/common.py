@@ -21,7 +21,7 @@ __all__ = [
 
 
 def shape_str(shape) -> str:
-    return "(" + ", ".join(str(int(d)) for d in shape) + ")"
+    return str(tuple(int(d) for d in shape))
 
 
 def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
