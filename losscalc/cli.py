@@ -9,6 +9,7 @@ exit 1, or the traceback with LOSSCALC_DEBUG=1.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 
@@ -58,7 +59,7 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
         click.Option(["--output", "-o"], type=click.Path(dir_okay=False), default=None,
                      help="save the unreduced element losses to a .npy, .csv or .json file"),
         click.Option(["--precision"], type=click.IntRange(1, 17), default=None,
-                     help="significant digits in the table (default: shortest exact)"),
+                     help="significant digits in table and csv output (tables default to 10; json and value are always exact)"),
         click.Option(["--max-rows"], type=click.IntRange(1), default=20, show_default=True,
                      help="breakdown rows shown before head and tail are kept"),
         click.Option(["--seed"], type=int, default=None, help="seed for generator tensors such as randn(3,5)"),
@@ -90,6 +91,18 @@ def loss_help(loss: Loss) -> str:
     return "\n".join(lines)
 
 
+NEGATIVE = re.compile(r"-(\d|\.\d|inf|nan)", re.I)
+
+
+class LossCommand(click.Command):
+    """A loss subcommand. A negative number (`-1,-1`, `-inf`, `-0.5`) is a value, not an option:
+    it is given a leading space, which click does not read as an option and which the tensor
+    and number parsers ignore."""
+
+    def parse_args(self, ctx, args):
+        return super().parse_args(ctx, [" " + a if NEGATIVE.match(a) else a for a in args])
+
+
 def make_command(loss: Loss) -> click.Command:
     params: list[click.Parameter] = [click.Argument([t.name], metavar=t.name.upper()) for t in loss.tensors]
     params += [_loss_option(o) for o in loss.options]
@@ -98,7 +111,7 @@ def make_command(loss: Loss) -> click.Command:
     def callback(**kwargs):
         run(loss, kwargs)
 
-    return click.Command(loss.name, params=params, callback=callback, help=loss_help(loss),
+    return LossCommand(loss.name, params=params, callback=callback, help=loss_help(loss),
                          short_help=loss.summary, context_settings=CONTEXT, no_args_is_help=True)
 
 

@@ -167,15 +167,19 @@ def _render_csv(result: Result, stream, precision):
         writer.writerow([_index_text(i, result.elements.shape)] + [number(c[i], precision) for c in flat])
 
 
+TABLE_PRECISION = 10  # significant digits in tables unless --precision says otherwise
+
+
 def _render_table(result: Result, stream, precision, max_rows, width):
     from rich.console import Console
     from rich.table import Table
 
+    precision = precision or TABLE_PRECISION
     console = Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
     console.print(header_text(result))
     shape = str(tuple(result.value.shape))
     if result.value.ndim == 0:
-        console.print(f"value: {number(result.value, precision)}   shape: {shape}")
+        console.print(f"value: {number(result.value)}   shape: {shape}")
     else:
         console.print(f"value: the {result.value.size} element losses below   shape: {shape}")
     names, columns = _breakdown(result)
