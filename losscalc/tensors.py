@@ -1,0 +1,562 @@
+"""Reading tensor arguments (SPEC section 3): stdin, files, inline text and generators.
+
+`load_tensor` turns one command-line word into a `TensorSource`. Every mistake a user can
+make becomes a `LossError` naming the argument, the source and what was expected. No user
+text is ever evaluated: inline lists and generators go through small hand-written parsers
+with bounded nesting, and every size is checked before memory is allocated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from losscalc.errors import LossError
+
+MAX_ELEMENTS = 2**28  # refuse larger tensors, before allocating them
+MAX_TEXT_CHARS = 50_000_000  # inline text, stdin text and text files (csv, tsv, txt, json)
+MAX_DEPTH = 32  # nesting of inline and JSON lists
+MAX_DIMS = 8  # dimensions a generator may ask for
+MMAP_THRESHOLD = 16 * 2**20  # .npy files larger than this are memory-mapped
+NPY_MAGIC = b"\x93NUMPY"
+FILE_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".json")
+KEYED_SUFFIXES = (".npz", ".csv", ".tsv", ".txt")
+GENERATORS = ("zeros", "ones", "full", "rand", "randn", "randint", "arange", "linspace", "eye")
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|(?:inf(?:inity)?|nan)(?![\w.])"
+_SIGNED = re.compile(rf"[+-]?(?:{_NUMBER})", re.IGNORECASE)
+_INT = re.compile(r"[+-]?\d+")
+_INLINE_TOKEN = re.compile(rf"\s*(?:([\[\],;])|([+-]?(?:{_NUMBER})))", re.IGNORECASE)
+_GEN_HEAD = re.compile(r"[A-Za-z_]\w*\s*\(")
+_GEN_OP = re.compile(rf"\s*([-+*/])\s*([+-]?(?:{_NUMBER}))", re.IGNORECASE)
+_GEN_CALL = re.compile(rf"(\w+)\s*\((.*)\)((?:{_GEN_OP.pattern})*)\s*", re.IGNORECASE | re.DOTALL)
+_GEN_ARG = re.compile(r"\s*(?:\(([^()]*)\)|([^,()]+))\s*(?:,|$)")
+
+
+@dataclass(frozen=True, eq=False)
+class TensorSource:
+    """A loaded tensor and a short description of where it came from (for tables, errors)."""
+
+    array: np.ndarray
+    source: str  # "inline", "pred.npy", "run.npz:logits", "stdin (npy)", "randn(3,5)", ...
+
+
+class _NotInline(Exception):
+    """The text does not even start like an inline tensor."""
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """Quote `text` for a message, shortened to about `limit` characters, escapes visible."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type name when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _failer(name: str, source: str):
+    """A function turning 'what is wrong' into the LossError for this argument and source."""
+    return lambda what: LossError(f"{name}: {source}: {what}.")
+
+
+def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
+                stdin=None) -> TensorSource:
+    """Read the tensor argument `text` (for argument `name`), following SPEC section 3.
+
+    `-` reads standard input (`stdin`, a binary file; default `sys.stdin.buffer`); then an
+    existing or intended file (`.npy`, `.npz[:key]`, `.csv/.tsv/.txt[:column]`, `.json`);
+    then inline text; then a generator, which draws from `rng` (default: a fresh one).
+    Raises `LossError` for anything the user can fix; no other exception escapes.
+    """
+    try:
+        array, source = _dispatch(text, name, rng, stdin)
+    except LossError:
+        raise
+    except RecursionError:
+        raise LossError(f"{name}: could not read {_short(text)}: nested too deeply.") from None
+    except MemoryError:
+        raise LossError(f"{name}: could not read {_short(text)}: not enough memory.") from None
+    except (OSError, ValueError, OverflowError, EOFError, zipfile.BadZipFile, zlib.error,
+            csv.Error) as exc:
+        raise LossError(f"{name}: could not read {_short(text)}: {_one_line(exc)}.") from exc
+    array = np.asarray(array)
+    if array.size > MAX_ELEMENTS:
+        raise LossError(f"{name}: {source} has {array.size} elements, more than the limit of "
+                        f"{MAX_ELEMENTS} (2**28).")
+    return TensorSource(array, source)
+
+
+def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
+    """Choose the form of `text` by the precedence of SPEC section 3 and read it."""
+    if text == "-":
+        return _from_stdin(name, stdin)
+    target = _file_target(text)
+    if target is not None:
+        return _from_file(*target, name)
+    if len(text) > MAX_TEXT_CHARS:
+        raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
+                        f"the limit of {MAX_TEXT_CHARS}; put large tensors in a .npy file.")
+    s = text.strip()
+    if _GEN_HEAD.match(s):
+        return _generate(s, _failer(name, f"generator {_short(s)}"),
+                         rng if rng is not None else np.random.default_rng()), s
+    try:
+        return _inline(s, _failer(name, f"inline {_short(s)}")), "inline"
+    except _NotInline:
+        hint = ""
+        if os.path.isdir(text):
+            hint = " (it is a directory)"
+        elif os.path.isfile(text):
+            hint = f" (it is a file, but only {', '.join(FILE_SUFFIXES)} files are read)"
+        raise LossError(
+            f"{name}: could not read {_short(text)} as a tensor{hint}: not a file, an inline "
+            'list (e.g. 1,2,3 or "[[1,2],[3,4]]"), a number, or a generator (e.g. randn(3,5)).'
+        ) from None
+
+
+def _number(token: str) -> int | float:
+    """The value of a numeric literal: an int when it is a whole-number literal fitting int64."""
+    if _INT.fullmatch(token) and len(token) <= 20:
+        value = int(token)
+        if -(2**63) <= value < 2**63:
+            return value
+    return float(token)
+
+
+def _numbers_array(values: list, shape) -> np.ndarray:
+    """A flat list of Python numbers as an array: int64 when all are ints, else float64."""
+    if values and all(type(v) is int for v in values):
+        try:
+            return np.array(values, dtype=np.int64).reshape(shape)
+        except OverflowError:  # a JSON integer beyond int64
+            pass
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
+def _where(i: int, dims: list) -> str:
+    """Name item `i` of a level under lists of shape `dims`: 'row 2', 'element [1][0]'."""
+    path = []
+    for d in reversed(dims):
+        i, r = divmod(i, d)
+        path.insert(0, r)
+    if len(path) == 1:
+        return f"row {path[0] + 1}"
+    return "element " + "".join(f"[{i}]" for i in path) if path else "the value"
+
+
+def _nested_to_array(obj, fail) -> np.ndarray:
+    """Check that nested lists are rectangular with numeric leaves, then make the array.
+
+    Works level by level (no recursion); errors say where, e.g. 'row 2 has 3 values, row 1
+    has 2' or 'element [0][1] is a string ("a"), expected a number'.
+    """
+    shape, node = [], obj
+    while isinstance(node, list):
+        if len(shape) == MAX_DEPTH:
+            raise fail(f"lists are nested more than {MAX_DEPTH} levels deep")
+        shape.append(len(node))
+        node = node[0] if node else None
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise fail(f"it has more than {MAX_ELEMENTS} elements")
+    level = [obj]
+    for depth, size in enumerate(shape):
+        below = []
+        for i, item in enumerate(level):
+            if not isinstance(item, list) or len(item) != size:
+                where, first = _where(i, shape[:depth]), _where(0, shape[:depth])
+                if not isinstance(item, list):
+                    raise fail(f"{where} is {_kind(item)}, but {first} is a list")
+                raise fail(f"{where} has {len(item)} value{'s' * (len(item) != 1)}, "
+                           f"{first} has {size}")
+            below.extend(item)
+        level = below
+    for i, item in enumerate(level):
+        if type(item) not in (int, float):  # bool is excluded on purpose
+            where = _where(i, shape)
+            if isinstance(item, list):
+                raise fail(f"{where} is a list, but {_where(0, shape)} is a number")
+            raise fail(f"{where} is {_kind(item)}, expected a number")
+    return _numbers_array(level, shape)
+
+
+def _kind(item) -> str:
+    """Describe a parsed JSON value for an error message."""
+    if isinstance(item, bool):
+        return f"a boolean ({str(item).lower()})"
+    if isinstance(item, str):
+        return f"a string ({_short(item, 20)})"
+    return {type(None): "null", list: "a list", dict: "an object"}.get(type(item), "a number")
+
+
+def _inline(s: str, fail) -> np.ndarray:
+    """Parse `[[1,2],[3,4]]`, `3.5`, `1,2,3` or `1,2;3,4` (stripped text) to an array.
+
+    A one-pass tokenizer and an explicit stack (no recursion); raises `_NotInline` when the
+    very first token is not part of an inline tensor, `fail(...)` for later mistakes.
+    """
+    stack: list[list] = [[]]  # bracket form: the open lists; flat form: the rows
+    flat = None
+    expect_value, can_close, seps = True, False, set()
+    pos = 0
+    while pos < len(s):
+        m = _INLINE_TOKEN.match(s, pos)
+        tok = (m.group(1) or m.group(2)) if m else None
+        if flat is None:
+            if tok is None or tok in ("]", ",", ";"):
+                raise _NotInline
+            flat = tok != "["
+        allowed = {"[": not flat and expect_value,  # any other token is a number
+                   "]": not flat and can_close and len(stack) > 1,
+                   ",": not expect_value and (flat or len(stack) > 1),
+                   ";": flat and not expect_value}
+        if tok is None or not allowed.get(tok, expect_value):
+            if flat:
+                wanted = "a number" if expect_value else "',' or ';'"
+            elif expect_value:
+                wanted = "a number or '['" + (" or ']'" if can_close else "")
+            else:
+                wanted = "',' or ']'" if len(stack) > 1 else "the end of the text"
+            rest = s[pos:].lstrip()
+            raise fail(f"unexpected {_short(rest, 12)} at character {len(s) - len(rest) + 1}; "
+                       f"expected {wanted}")
+        pos = m.end()
+        if tok == "[":
+            if len(stack) > MAX_DEPTH:
+                raise fail(f"lists are nested more than {MAX_DEPTH} levels deep")
+            stack[-1].append([])
+            stack.append(stack[-1][-1])
+            can_close = True
+        elif tok == "]":
+            stack.pop()
+            expect_value, can_close = False, True
+        elif tok in (",", ";"):
+            seps.add(tok)
+            expect_value, can_close = True, False
+            if tok == ";":
+                stack.append([])
+        else:
+            stack[-1].append(_number(tok))
+            expect_value, can_close = False, not flat
+    if flat is None:
+        raise _NotInline
+    if expect_value or (not flat and len(stack) > 1):
+        raise fail("the text ends early; expected " + ("a number" if expect_value else "']'"))
+    if not flat:
+        return _nested_to_array(stack[0][0], fail)
+    if ";" in seps:
+        return _nested_to_array(stack, fail)
+    return _nested_to_array(stack[0] if "," in seps else stack[0][0], fail)
+
+
+def _from_stdin(name: str, stdin) -> tuple[np.ndarray, str]:
+    """Read `-`: .npy bytes (told apart by the magic prefix) or text."""
+    data = (sys.stdin.buffer if stdin is None else stdin).read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    if data.startswith(NPY_MAGIC):
+        fail = _failer(name, "standard input (npy)")
+        stream = io.BytesIO(data)
+        _check_npy_header(stream, fail)
+        stream.seek(0)
+        return _checked_load(lambda: np.load(stream, allow_pickle=False), fail), "stdin (npy)"
+    fail = _failer(name, "standard input")
+    if not data.strip():
+        raise fail("is empty; expected .npy bytes or text such as 1,2,3")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise fail("is neither .npy bytes (no \\x93NUMPY magic) nor UTF-8 text") from None
+    if len(text) > MAX_TEXT_CHARS:
+        raise fail(f"holds more than {MAX_TEXT_CHARS} characters; send .npy bytes instead")
+    s = text.strip()
+    if s.startswith("[") or ";" in s or (len(s.split()) == 1 and "," not in s):
+        try:
+            return _inline(s, fail), "stdin (text)"
+        except _NotInline:
+            raise fail(f"could not read {_short(s)} as a tensor; expected numbers") from None
+    return _table_array(*_read_table(text, None, fail), None, fail), "stdin (text)"
+
+
+def _file_target(text: str) -> tuple[str, str | None] | None:
+    """(path, key) when `text` names a file by its suffix, `file.npz:key` form included."""
+    if text.lower().endswith(FILE_SUFFIXES):
+        return text, None
+    head, sep, key = text.rpartition(":")
+    if sep and head.lower().endswith(FILE_SUFFIXES):
+        return head, key or None
+    return None
+
+
+def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
+    """Read a .npy, .npz, .csv, .tsv, .txt or .json file; `key` picks an array or a column."""
+    shown = path if key is None else f"{path}:{key}"
+    fail = _failer(name, f"file {_short(shown, 80)}")
+    if os.path.isdir(path):
+        raise fail("is a directory; expected a file")
+    if not os.path.isfile(path):
+        raise fail("file not found")
+    suffix = os.path.splitext(path)[1].lower()
+    if key is not None and suffix not in KEYED_SUFFIXES:
+        raise fail(f"a ':key' only applies to {', '.join(KEYED_SUFFIXES)} files")
+    if suffix == ".npy":
+        with open(path, "rb") as f:
+            _check_npy_header(f, fail)
+        mmap = "r" if os.path.getsize(path) > MMAP_THRESHOLD else None
+        return _checked_load(lambda: np.load(path, allow_pickle=False, mmap_mode=mmap), fail), path
+    if suffix == ".npz":
+        return _load_npz(path, key, fail)
+    if os.path.getsize(path) > MAX_TEXT_CHARS:
+        raise fail(f"is larger than {MAX_TEXT_CHARS} bytes; convert it to .npy")
+    with open(path, "rb") as f:
+        try:
+            text = f.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise fail(f"is not UTF-8 text (byte {exc.start})") from None
+    if suffix == ".json":
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise fail(f"is not valid JSON ({exc})") from None
+        return _nested_to_array(obj, fail), path
+    delimiter = {".csv": ",", ".tsv": "\t"}.get(suffix)
+    return _table_array(*_read_table(text, delimiter, fail), key, fail), shown
+
+
+def _check_npy_header(f, fail) -> None:
+    """Read a .npy header from `f`; refuse a bad file, a non-numeric dtype or a huge shape."""
+    try:
+        version = np.lib.format.read_magic(f)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+            else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read(f)
+    except (ValueError, EOFError, OSError) as exc:
+        raise fail(f"is not a valid .npy file ({_one_line(exc)})") from None
+    if dtype.kind not in "biuf":
+        raise fail(f"holds an array of dtype {dtype}; expected a numeric array "
+                   "(bool, integer or float)")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise fail(f"holds an array of shape {shape} with {math.prod(shape)} elements, more "
+                   f"than the limit of {MAX_ELEMENTS} (2**28)")
+
+
+def _checked_load(load, fail) -> np.ndarray:
+    """Call `load` (an np.load whose header was checked); return it in native byte order."""
+    try:
+        array = load()
+    except (ValueError, EOFError) as exc:
+        raise fail(f"could not read the array data; the file may be truncated "
+                   f"({_one_line(exc)})") from None
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
+def _load_npz(path: str, key: str | None, fail) -> tuple[np.ndarray, str]:
+    """One array of a .npz archive; the key may be left out when it holds exactly one."""
+    if not zipfile.is_zipfile(path):
+        raise fail("is not a .npz archive (not a zip file)")
+    with np.load(path, allow_pickle=False) as npz:
+        keys = list(npz.files)
+        listed = ", ".join(keys) or "none"
+        if key is None and len(keys) != 1:
+            raise fail(f"holds {len(keys)} arrays ({listed}); choose one with "
+                       f"{os.path.basename(path)}:KEY")
+        key = keys[0] if key is None else key
+        if key not in keys:
+            raise fail(f"has no array named {_short(key)}; available keys: {listed}")
+        member = key + ".npy" if key + ".npy" in npz.zip.namelist() else key
+        with npz.zip.open(member) as f:
+            _check_npy_header(f, fail)
+        return _checked_load(lambda: npz[key], fail), f"{path}:{key}"
+
+
+def _read_table(text: str, delimiter: str | None, fail) -> tuple[list | None, list]:
+    """Parse delimited text into (header or None, rows of Python numbers).
+
+    `delimiter` None means whitespace, or comma when the first line has a comma. Blank lines
+    are skipped; a first row that is not all numeric is the header.
+    """
+    header, rows, width, first_line = None, [], None, 0
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if delimiter is None:
+            delimiter = "," if "," in line else " "
+        if delimiter == " ":
+            cells = line.split()
+        else:
+            cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
+        values = [_number(c) if _SIGNED.fullmatch(c) else None for c in cells]
+        if width is None:
+            width, first_line = len(cells), lineno
+            if None in values:
+                header = cells
+                continue
+        elif len(cells) != width:
+            raise fail(f"line {lineno} has {len(cells)} cells, but line {first_line} has {width}")
+        if None in values:
+            j = values.index(None)
+            column = f" (column {_short(header[j], 20)})" if header else ""
+            raise fail(f"line {lineno}, cell {j + 1}{column}: {_short(cells[j], 20)} "
+                       "is not a number")
+        rows.append(values)
+        if len(rows) * width > MAX_ELEMENTS:
+            raise fail(f"holds more than {MAX_ELEMENTS} values")
+    return header, rows
+
+
+def _table_array(header: list | None, rows: list, key: str | None, fail) -> np.ndarray:
+    """Rows as an array: (n, k); (n,) for one column or a chosen column; (k,) for one row."""
+    if not rows:
+        raise fail("holds no rows of numbers")
+    width = len(rows[0])
+    if key is not None:
+        if header and key in header:
+            j = header.index(key)
+        elif key.isascii() and key.isdigit() and int(key) < width:
+            j = int(key)
+        else:
+            names = ", ".join(header) if header else "none (the file has no header row)"
+            raise fail(f"has no column {_short(key)}; header names: {names}; or a column "
+                       f"number from 0 to {width - 1}")
+        rows, width = [[r[j]] for r in rows], 1
+    shape = (len(rows),) if width == 1 else (width,) if len(rows) == 1 else (len(rows), width)
+    return _numbers_array([v for r in rows for v in r], shape)
+
+
+def _generate(s: str, fail, rng: np.random.Generator) -> np.ndarray:
+    """Evaluate a generator such as `randn(3,5)*2+1`: a call, then `*k /k +k -k` left to right."""
+    func = s[: s.index("(")].strip()
+    if func not in GENERATORS:
+        raise fail(f"unknown generator {func!r}; known generators: {', '.join(GENERATORS)}")
+    m = _GEN_CALL.fullmatch(s) if len(s) <= 1000 else None
+    if m is None:
+        raise fail("expected a call such as randn(3,5) or randint(0,5,(3,)), optionally "
+                   "followed by *k, /k, +k or -k")
+    args, inner, pos = [], m.group(2).strip(), 0
+    while pos < len(inner):
+        arg = _GEN_ARG.match(inner, pos)
+        if arg is None:
+            raise fail(f"could not read the arguments {_short(inner, 20)}")
+        if arg.group(1) is None:
+            args.append(_gen_number(arg.group(2), fail))
+        else:  # a shape tuple: (), (3,), (3,5)
+            items = arg.group(1).strip().removesuffix(",")
+            args.append(tuple(_gen_number(x, fail) for x in items.split(",")) if items else ())
+        pos = arg.end()
+    array = _call(func, args, fail, rng)
+    ops = {"*": np.multiply, "/": np.true_divide, "+": np.add, "-": np.subtract}
+    with np.errstate(all="ignore"):
+        for op, k in _GEN_OP.findall(m.group(3)):
+            array = ops[op](array, _number(k))
+    return np.asarray(array)
+
+
+def _gen_number(text: str, fail) -> int | float:
+    """A generator argument, which must be a numeric literal."""
+    if not _SIGNED.fullmatch(text.strip()):
+        raise fail(f"{_short(text.strip(), 20)} is not a number")
+    return _number(text.strip())
+
+
+def _call(func: str, args: list, fail, rng: np.random.Generator) -> np.ndarray:
+    """Run generator `func` on its parsed arguments, validating every size before allocating."""
+
+    def numbers(lo: int, hi: int) -> list:
+        if not lo <= len(args) <= hi or any(isinstance(a, tuple) for a in args):
+            raise fail(f"{func} takes {lo}{'' if lo == hi else f' to {hi}'} numbers")
+        return args
+
+    def whole(value, what: str) -> int:
+        if type(value) is not int or value < 0:
+            raise fail(f"{what} must be a whole number >= 0, got {value}")
+        return value
+
+    def size(n: int | float, what: str) -> None:
+        if n > MAX_ELEMENTS:
+            n = f"{n:.3g}" if isinstance(n, float) else n
+            raise fail(f"{what} has {n} elements, more than the limit of {MAX_ELEMENTS} (2**28)")
+
+    def shape(dims: list) -> tuple:
+        if len(dims) == 1 and isinstance(dims[0], tuple):
+            dims = list(dims[0])
+        elif any(isinstance(d, tuple) for d in dims):
+            raise fail("write a shape either as numbers, randn(3,5), or as one tuple, (3,5)")
+        if len(dims) > MAX_DIMS:
+            raise fail(f"a shape may have at most {MAX_DIMS} dimensions, got {len(dims)}")
+        dims = tuple(whole(d, "a dimension") for d in dims)
+        size(math.prod(dims), f"shape {dims}")
+        return dims
+
+    if func in ("zeros", "ones", "rand", "randn"):
+        make = {"zeros": np.zeros, "ones": np.ones, "rand": rng.random,
+                "randn": rng.standard_normal}[func]
+        return make(shape(args))
+    if func == "full":
+        if len(args) < 2 or isinstance(args[-1], tuple):
+            raise fail("full takes a shape and a value, e.g. full((2,3), 0.5)")
+        return np.full(shape(args[:-1]), args[-1], dtype=np.float64)
+    if func == "randint":
+        if len(args) == 2 and isinstance(args[1], tuple):  # randint(high, shape)
+            args = [0, *args]
+        if len(args) < 2 or any(type(a) is not int for a in args[:2]):
+            raise fail("randint takes whole numbers low, high and a shape, e.g. randint(0,5,(3,))")
+        if args[1] <= args[0]:
+            raise fail(f"randint needs high > low, got low={args[0]}, high={args[1]}")
+        return rng.integers(args[0], args[1], size=shape(args[2:]), dtype=np.int64)
+    if func == "arange":
+        numbers(1, 3)
+        start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
+        if not all(math.isfinite(a) for a in (start, stop, step)) or step == 0:
+            raise fail("arange needs a finite start and stop and a finite non-zero step")
+        size((stop - start) / step, "arange")  # a float: never overflows
+        all_int = all(type(a) is int for a in (start, stop, step))
+        return np.arange(start, stop, step, dtype=np.int64 if all_int else np.float64)
+    if func == "linspace":
+        start, stop, num = numbers(3, 3)
+        size(whole(num, "linspace's num"), "linspace")
+        return np.linspace(start, stop, num)
+    numbers(1, 2)  # eye(n) or eye(n, m)
+    n, m = whole(args[0], "eye's n"), whole(args[-1], "eye's m")
+    size(n * m, f"eye({n}, {m})")
+    return np.eye(n, m)
+
+
+def as_float(t: np.ndarray, name: str, dtype) -> np.ndarray:
+    """Cast a bool, integer or float tensor to the float `dtype` (np.float32 or np.float64)."""
+    a = np.asarray(t)
+    if a.dtype.kind not in "biuf":
+        raise LossError(f"{name}: expected a numeric tensor, got dtype {a.dtype}.")
+    return a.astype(dtype, copy=False)
+
+
+def as_index(t: np.ndarray, name: str) -> np.ndarray:
+    """Class indices as int64. Floats must be whole (2.0 is fine; 2.5, nan, inf are not).
+
+    Only the type is checked here; the range (0 <= index < C) is the kernel's business.
+    """
+    a = np.asarray(t)
+    if a.dtype.kind in "bi":
+        return a.astype(np.int64, copy=False)
+    if a.dtype.kind not in "uf":
+        raise LossError(f"{name}: expected class indices (whole numbers), got dtype {a.dtype}.")
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(a) | (a != np.trunc(a)) | (a >= 2.0**63) | (a < -(2.0**63))
+    if bad.any():
+        index = np.unravel_index(int(np.argmax(bad)), a.shape)
+        where = "[" + ", ".join(str(int(i)) for i in index) + "]" if index else " (a scalar)"
+        value = a[index].item()
+        raise LossError(f"{name}: class indices must be whole numbers (2.0 is accepted), but "
+                        f"{name}{where} is {value!r}.")
+    return a.astype(np.int64)
