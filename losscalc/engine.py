@@ -66,6 +66,19 @@ def _plain(v):
     return v
 
 
+class _LazyRng:
+    """One random generator per call, shared by its generator tensors, made on first use
+    (numpy.random costs start-up time that most calls do not need)."""
+
+    def __init__(self, seed):
+        self._seed, self._rng = seed, None
+
+    def __getattr__(self, name):
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._seed)
+        return getattr(self._rng, name)
+
+
 def _to_input(value, name: str, kind: str, dtype, rng) -> Input:
     from .tensors import TensorSource, as_float, as_index, load_tensor
 
@@ -136,7 +149,7 @@ def compute(
             f"{', '.join(known) or 'none besides the reduction'}."
         )
     reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions)
-    rng = np.random.default_rng(seed)
+    rng = _LazyRng(seed)
     inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
     resolved = {}
     for opt in loss.options:
