@@ -67,12 +67,42 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
     return params
 
 
+def complete_path(ctx, param, incomplete):
+    """Tensors are often files: let the shell complete paths (inline values need no help)."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]
+
+
+def complete_loss(ctx, param, incomplete):
+    """Loss names for `losscalc explain`."""
+    return loss_completions(incomplete)
+
+
+def loss_completions(incomplete: str, extra=()) -> list:
+    """Names and aliases starting with `incomplete` (exactly, else ignoring case and `-`/`_`);
+    with nothing typed yet, the canonical names only: aliases would bury them."""
+    from click.shell_completion import CompletionItem
+
+    from .registry import normalise
+
+    items = [(name, help) for name, help in extra]
+    for loss in losses():
+        items.append((loss.name, loss.summary))
+        if incomplete:
+            items += [(alias, f"= {loss.name}") for alias in loss.aliases]
+    exact = [(n, h) for n, h in items if n.startswith(incomplete)]
+    chosen = exact or [(n, h) for n, h in items if normalise(n).startswith(normalise(incomplete))]
+    return [CompletionItem(n, help=h) for n, h in chosen]
+
+
 def _loss_option(opt) -> click.Option:
     if opt.type is bool:
         name = opt.name.replace("_", "-")
         return click.Option([f"--{name}/--no-{name}", opt.name], default=opt.default, show_default=True, help=opt.help)
     if opt.type == "tensor":
-        return click.Option([opt.flag, opt.name], type=str, default=None, metavar="TENSOR", help=opt.help)
+        return click.Option([opt.flag, opt.name], type=str, default=None, metavar="TENSOR", help=opt.help,
+                            shell_complete=complete_path)
     kind = click.Choice(list(opt.choices)) if opt.choices else opt.type
     return click.Option([opt.flag, opt.name], type=kind, default=opt.default, show_default=True, help=opt.help)
 
@@ -104,7 +134,8 @@ class LossCommand(click.Command):
 
 
 def make_command(loss: Loss) -> click.Command:
-    params: list[click.Parameter] = [click.Argument([t.name], metavar=t.name.upper()) for t in loss.tensors]
+    params: list[click.Parameter] = [click.Argument([t.name], metavar=t.name.upper(), shell_complete=complete_path)
+                                     for t in loss.tensors]
     params += [_loss_option(o) for o in loss.options]
     params += _common_options(loss)
 
@@ -117,11 +148,22 @@ def make_command(loss: Loss) -> click.Command:
 
 def run(loss: Loss, kwargs: dict) -> None:
     """Compute one loss from parsed CLI arguments and render it."""
-    from .engine import compute
     from .render import render, save_elements
 
     fmt, output = kwargs.pop("fmt"), kwargs.pop("output")
     precision, max_rows = kwargs.pop("precision"), kwargs.pop("max_rows")
+    result = compute_params(loss, kwargs)
+    if output:
+        save_elements(output, result.elements)
+    out = click.get_text_stream("stdout")
+    render(result, fmt, out, precision=precision, max_rows=max_rows)
+
+
+def compute_params(loss: Loss, kwargs: dict):
+    """The Result for a loss command's parsed parameters (less the display ones); its
+    warnings go to stderr. `losscalc explain` runs the worked example through here too."""
+    from .engine import compute
+
     tensors = [kwargs.pop(t.name) for t in loss.tensors]
     tensor_texts = tensors + [kwargs[o.name] for o in loss.options if o.type == "tensor"]
     if sum(t == "-" for t in tensor_texts) > 1:
@@ -131,15 +173,19 @@ def run(loss: Loss, kwargs: dict) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossWarning)
         try:
-            result = compute(loss.name, *tensors, **kwargs)
+            return compute(loss.name, *tensors, **kwargs)
         finally:
             for w in caught:
                 if issubclass(w.category, LossWarning):
                     click.echo(f"warning: {w.message}", err=True)
-    if output:
-        save_elements(output, result.elements)
-    out = click.get_text_stream("stdout")
-    render(result, fmt, out, precision=precision, max_rows=max_rows)
+
+
+def parse_example(loss: Loss) -> dict:
+    """The parameters of a loss's registry example, parsed as the command line would."""
+    import shlex
+
+    ctx = make_command(loss).make_context(loss.name, shlex.split(loss.example))
+    return dict(ctx.params)
 
 
 class LossGroup(click.Group):
@@ -158,12 +204,19 @@ class LossGroup(click.Group):
 
     def resolve_command(self, ctx, args):
         name = args[0]
-        if name not in self.commands:
+        if name not in self.commands and not ctx.resilient_parsing:  # completing: no error
             try:
                 find(name)
             except LossError as e:
                 raise UserError(str(e)) from None
         return super().resolve_command(ctx, args)
+
+    def shell_complete(self, ctx, incomplete):
+        """Subcommands, loss names and their aliases (or the group's options after `-`)."""
+        if incomplete.startswith("-"):
+            return super().shell_complete(ctx, incomplete)
+        extra = [(name, cmd.get_short_help_str()) for name, cmd in sorted(self.commands.items())]
+        return loss_completions(incomplete, extra)
 
     def invoke(self, ctx):
         try:
@@ -203,19 +256,54 @@ def cli():
 @cli.command("list")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(fmt):
-    """Every loss: name, aliases, tensors, options, reductions, the PyTorch class."""
+    """Every loss: name, aliases, tensors, options, reductions, the PyTorch class.
+
+    \b
+    Example:
+      losscalc list --format json
+    """
     from .docs import render_list
 
     render_list(fmt, click.get_text_stream("stdout"))
 
 
 @cli.command("explain")
-@click.argument("loss")
+@click.argument("loss", shell_complete=complete_loss)
 def explain_command(loss):
-    """Formula, tensors and shapes, options with defaults, pitfalls, and a worked example."""
+    """Formula, tensors and shapes, options with defaults, pitfalls, and a worked example.
+
+    \b
+    Example:
+      losscalc explain mse
+    """
     from .docs import render_explain
 
     render_explain(find(loss), click.get_text_stream("stdout"))
+
+
+SHELLS = ("bash", "zsh", "fish")
+
+
+def completion_script(shell: str) -> str:
+    """Click's completion script for `shell`: what `_LOSSCALC_COMPLETE={shell}_source losscalc`
+    prints. The script asks losscalc for candidates at each TAB, so new losses complete at once."""
+    from click.shell_completion import ShellComplete, get_completion_class
+
+    comp = get_completion_class(shell)(cli, {}, "losscalc", "_LOSSCALC_COMPLETE")
+    return ShellComplete.source(comp)  # the template alone (bash's source() also probes the bash version)
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(SHELLS))
+def completion_command(shell):
+    """Print the shell completion script for bash, zsh or fish (loss names and aliases, each
+    loss's options and choices, file paths for tensors). Install it as README.md says.
+
+    \b
+    Example:
+      losscalc completion bash
+    """
+    click.echo(completion_script(shell))
 
 
 def main() -> None:
