@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +36,8 @@ class Result:
 
     @property
     def signature(self) -> str:
+        import hashlib
+
         digest = hashlib.sha256()
         for name, t in self.inputs.items():
             a = np.ascontiguousarray(t.array)

@@ -8,8 +8,6 @@ these entries; the entries themselves live beside their kernels in `losscalc/ker
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import re
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -61,6 +59,8 @@ class Loss:
 
     @property
     def doc(self) -> str:
+        import inspect
+
         return inspect.getdoc(self.kernel) or ""
 
     @property
@@ -72,6 +72,8 @@ class Loss:
         match = re.search(rf"^{title}:\s*\n(.*?)(?=^\S[^\n]*:\s*$|\Z)", self.doc, re.M | re.S)
         if not match:
             return ""
+        import inspect
+
         return inspect.cleandoc(match.group(1))
 
 
@@ -117,6 +119,8 @@ def find(name: str) -> Loss:
     key = normalise(name)
     if key in table:
         return table[key]
+    import difflib
+
     close = difflib.get_close_matches(key, table, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise LossError(f"unknown loss {name!r}.{hint} `losscalc list` shows every loss.")

@@ -7,11 +7,7 @@ unreduced losses for `--output`, atomically.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
-import tempfile
 
 import numpy as np
 
@@ -117,6 +113,8 @@ def header_text(result: Result) -> str:
 
 def render(result: Result, fmt: str, stream, *, precision: int | None = None, max_rows: int = 20, width=None):
     if fmt == "json":
+        import json
+
         stream.write(json.dumps(to_json(result)) + "\n")
     elif fmt == "value":
         stream.write(value_text(result.value))
@@ -159,6 +157,8 @@ def value_text(value: np.ndarray) -> str:
 
 
 def _render_csv(result: Result, stream, precision):
+    import csv
+
     names, columns = _breakdown(result)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(names)
@@ -202,6 +202,10 @@ def _render_table(result: Result, stream, precision, max_rows, width):
 
 def save_elements(path: str, elements: np.ndarray) -> None:
     """Write the unreduced losses to .npy, .csv or .json through a temporary file and a rename."""
+    import io
+    import json
+    import tempfile
+
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".npy", ".csv", ".json"):
         raise LossError(f"--output: {path!r} must end in .npy, .csv or .json.")
