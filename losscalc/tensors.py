@@ -2,8 +2,9 @@
 
 `load_tensor` turns one command-line word into a `TensorSource`. Every mistake a user can
 make becomes a `LossError` naming the argument, the source and what was expected. No user
-text is ever evaluated: inline lists and generators go through small hand-written parsers
-with bounded nesting, and every size is checked before memory is allocated.
+text is ever evaluated: inline lists go through a small hand-written parser with bounded
+nesting (here), generators such as `randn(3,5)` through their own grammar
+(`losscalc.generators`), and every size is checked before memory is allocated.
 """
 
 from __future__ import annotations
@@ -26,21 +27,17 @@ from losscalc.errors import LossError
 MAX_ELEMENTS = 2**28  # refuse larger tensors, before allocating them
 MAX_TEXT_CHARS = 50_000_000  # inline text, stdin text and text files (csv, tsv, txt, json)
 MAX_DEPTH = 32  # nesting of inline and JSON lists
-MAX_DIMS = 8  # dimensions a generator may ask for
 MMAP_THRESHOLD = 16 * 2**20  # .npy files larger than this are memory-mapped
 NPY_MAGIC = b"\x93NUMPY"
 FILE_SUFFIXES = (".npy", ".npz", ".csv", ".tsv", ".txt", ".json")
 KEYED_SUFFIXES = (".npz", ".csv", ".tsv", ".txt")
-GENERATORS = ("zeros", "ones", "full", "rand", "randn", "randint", "arange", "linspace", "eye")
 
-_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|(?:inf(?:inity)?|nan)(?![\w.])"
-_SIGNED = re.compile(rf"[+-]?(?:{_NUMBER})", re.IGNORECASE)
+# a numeric literal: 2, 2.5, .5, 1e3, inf, infinity, nan (any case); SIGNED_NUMBER adds a sign
+NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?|(?:inf(?:inity)?|nan)(?![\w.])"
+SIGNED_NUMBER = re.compile(rf"[+-]?(?:{NUMBER})", re.IGNORECASE)
 _INT = re.compile(r"[+-]?\d+")
-_INLINE_TOKEN = re.compile(rf"\s*(?:([\[\],;])|([+-]?(?:{_NUMBER})))", re.IGNORECASE)
-_GEN_HEAD = re.compile(r"[A-Za-z_]\w*\s*\(")
-_GEN_OP = re.compile(rf"\s*([-+*/])\s*([+-]?(?:{_NUMBER}))", re.IGNORECASE)
-_GEN_CALL = re.compile(rf"(\w+)\s*\((.*)\)((?:{_GEN_OP.pattern})*)\s*", re.IGNORECASE | re.DOTALL)
-_GEN_ARG = re.compile(r"\s*(?:\(([^()]*)\)|([^,()]+))\s*(?:,|$)")
+_INLINE_TOKEN = re.compile(rf"\s*(?:([\[\],;])|([+-]?(?:{NUMBER})))", re.IGNORECASE)
+_CALL_HEAD = re.compile(r"[A-Za-z_]\w*\s*\(")  # a name and "(": a generator
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +52,7 @@ class _NotInline(Exception):
     """The text does not even start like an inline tensor."""
 
 
-def _short(text: str, limit: int = 40) -> str:
+def quote(text: str, limit: int = 40) -> str:
     """Quote `text` for a message, shortened to about `limit` characters, escapes visible."""
     if len(text) > limit:
         text = text[: limit - 3] + "..."
@@ -86,12 +83,12 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
     except LossError:
         raise
     except RecursionError:
-        raise LossError(f"{name}: could not read {_short(text)}: nested too deeply.") from None
+        raise LossError(f"{name}: could not read {quote(text)}: nested too deeply.") from None
     except MemoryError:
-        raise LossError(f"{name}: could not read {_short(text)}: not enough memory.") from None
+        raise LossError(f"{name}: could not read {quote(text)}: not enough memory.") from None
     except (OSError, ValueError, OverflowError, EOFError, zipfile.BadZipFile, zlib.error,
             csv.Error) as exc:
-        raise LossError(f"{name}: could not read {_short(text)}: {_one_line(exc)}.") from exc
+        raise LossError(f"{name}: could not read {quote(text)}: {_one_line(exc)}.") from exc
     array = np.asarray(array)
     if array.size > MAX_ELEMENTS:
         raise LossError(f"{name}: {source} has {array.size} elements, more than the limit of "
@@ -110,11 +107,13 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
         raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
                         f"the limit of {MAX_TEXT_CHARS}; put large tensors in a .npy file.")
     s = text.strip()
-    if _GEN_HEAD.match(s):
-        return _generate(s, _failer(name, f"generator {_short(s)}"),
-                         rng if rng is not None else np.random.default_rng()), s
+    if _CALL_HEAD.match(s):
+        from .generators import generate  # imported on use: it needs this module's literals
+
+        return generate(s, _failer(name, f"generator {quote(s)}"),
+                        rng if rng is not None else np.random.default_rng()), s
     try:
-        return _inline(s, _failer(name, f"inline {_short(s)}")), "inline"
+        return _inline(s, _failer(name, f"inline {quote(s)}")), "inline"
     except _NotInline:
         hint = ""
         if os.path.isdir(text):
@@ -122,13 +121,14 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
         elif os.path.isfile(text):
             hint = f" (it is a file, but only {', '.join(FILE_SUFFIXES)} files are read)"
         raise LossError(
-            f"{name}: could not read {_short(text)} as a tensor{hint}: not a file, an inline "
+            f"{name}: could not read {quote(text)} as a tensor{hint}: not a file, an inline "
             'list (e.g. 1,2,3 or "[[1,2],[3,4]]"), a number, or a generator (e.g. randn(3,5)).'
         ) from None
 
 
-def _number(token: str) -> int | float:
-    """The value of a numeric literal: an int when it is a whole-number literal fitting int64."""
+def number(token: str) -> int | float:
+    """The value of a numeric literal (`SIGNED_NUMBER`, shared with the generator grammar):
+    an int when it is a whole-number literal fitting int64, else a float."""
     if _INT.fullmatch(token) and len(token) <= 20:
         value = int(token)
         if -(2**63) <= value < 2**63:
@@ -197,7 +197,7 @@ def _kind(item) -> str:
     if isinstance(item, bool):
         return f"a boolean ({str(item).lower()})"
     if isinstance(item, str):
-        return f"a string ({_short(item, 20)})"
+        return f"a string ({quote(item, 20)})"
     return {type(None): "null", list: "a list", dict: "an object"}.get(type(item), "a number")
 
 
@@ -230,7 +230,7 @@ def _inline(s: str, fail) -> np.ndarray:
             else:
                 wanted = "',' or ']'" if len(stack) > 1 else "the end of the text"
             rest = s[pos:].lstrip()
-            raise fail(f"unexpected {_short(rest, 12)} at character {len(s) - len(rest) + 1}; "
+            raise fail(f"unexpected {quote(rest, 12)} at character {len(s) - len(rest) + 1}; "
                        f"expected {wanted}")
         pos = m.end()
         if tok == "[":
@@ -248,7 +248,7 @@ def _inline(s: str, fail) -> np.ndarray:
             if tok == ";":
                 stack.append([])
         else:
-            stack[-1].append(_number(tok))
+            stack[-1].append(number(tok))
             expect_value, can_close = False, not flat
     if flat is None:
         raise _NotInline
@@ -286,7 +286,7 @@ def _from_stdin(name: str, stdin) -> tuple[np.ndarray, str]:
         try:
             return _inline(s, fail), "stdin (text)"
         except _NotInline:
-            raise fail(f"could not read {_short(s)} as a tensor; expected numbers") from None
+            raise fail(f"could not read {quote(s)} as a tensor; expected numbers") from None
     return _table_array(*_read_table(text, None, fail), None, fail), "stdin (text)"
 
 
@@ -303,7 +303,7 @@ def _file_target(text: str) -> tuple[str, str | None] | None:
 def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     """Read a .npy, .npz, .csv, .tsv, .txt or .json file; `key` picks an array or a column."""
     shown = path if key is None else f"{path}:{key}"
-    fail = _failer(name, f"file {_short(shown, 80)}")
+    fail = _failer(name, f"file {quote(shown, 80)}")
     if os.path.isdir(path):
         raise fail("is a directory; expected a file")
     if not os.path.isfile(path):
@@ -374,7 +374,7 @@ def _load_npz(path: str, key: str | None, fail) -> tuple[np.ndarray, str]:
                        f"{os.path.basename(path)}:KEY")
         key = keys[0] if key is None else key
         if key not in keys:
-            raise fail(f"has no array named {_short(key)}; available keys: {listed}")
+            raise fail(f"has no array named {quote(key)}; available keys: {listed}")
         member = key + ".npy" if key + ".npy" in npz.zip.namelist() else key
         with npz.zip.open(member) as f:
             _check_npy_header(f, fail)
@@ -397,7 +397,7 @@ def _read_table(text: str, delimiter: str | None, fail) -> tuple[list | None, li
             cells = line.split()
         else:
             cells = [c.strip() for c in next(csv.reader([line], delimiter=delimiter))]
-        values = [_number(c) if _SIGNED.fullmatch(c) else None for c in cells]
+        values = [number(c) if SIGNED_NUMBER.fullmatch(c) else None for c in cells]
         if width is None:
             width, first_line = len(cells), lineno
             if None in values:
@@ -407,8 +407,8 @@ def _read_table(text: str, delimiter: str | None, fail) -> tuple[list | None, li
             raise fail(f"line {lineno} has {len(cells)} cells, but line {first_line} has {width}")
         if None in values:
             j = values.index(None)
-            column = f" (column {_short(header[j], 20)})" if header else ""
-            raise fail(f"line {lineno}, cell {j + 1}{column}: {_short(cells[j], 20)} "
+            column = f" (column {quote(header[j], 20)})" if header else ""
+            raise fail(f"line {lineno}, cell {j + 1}{column}: {quote(cells[j], 20)} "
                        "is not a number")
         rows.append(values)
         if len(rows) * width > MAX_ELEMENTS:
@@ -428,109 +428,11 @@ def _table_array(header: list | None, rows: list, key: str | None, fail) -> np.n
             j = int(key)
         else:
             names = ", ".join(header) if header else "none (the file has no header row)"
-            raise fail(f"has no column {_short(key)}; header names: {names}; or a column "
+            raise fail(f"has no column {quote(key)}; header names: {names}; or a column "
                        f"number from 0 to {width - 1}")
         rows, width = [[r[j]] for r in rows], 1
     shape = (len(rows),) if width == 1 else (width,) if len(rows) == 1 else (len(rows), width)
     return _numbers_array([v for r in rows for v in r], shape)
-
-
-def _generate(s: str, fail, rng: np.random.Generator) -> np.ndarray:
-    """Evaluate a generator such as `randn(3,5)*2+1`: a call, then `*k /k +k -k` left to right."""
-    func = s[: s.index("(")].strip()
-    if func not in GENERATORS:
-        raise fail(f"unknown generator {func!r}; known generators: {', '.join(GENERATORS)}")
-    m = _GEN_CALL.fullmatch(s) if len(s) <= 1000 else None
-    if m is None:
-        raise fail("expected a call such as randn(3,5) or randint(0,5,(3,)), optionally "
-                   "followed by *k, /k, +k or -k")
-    args, inner, pos = [], m.group(2).strip(), 0
-    while pos < len(inner):
-        arg = _GEN_ARG.match(inner, pos)
-        if arg is None:
-            raise fail(f"could not read the arguments {_short(inner, 20)}")
-        if arg.group(1) is None:
-            args.append(_gen_number(arg.group(2), fail))
-        else:  # a shape tuple: (), (3,), (3,5)
-            items = arg.group(1).strip().removesuffix(",")
-            args.append(tuple(_gen_number(x, fail) for x in items.split(",")) if items else ())
-        pos = arg.end()
-    array = _call(func, args, fail, rng)
-    ops = {"*": np.multiply, "/": np.true_divide, "+": np.add, "-": np.subtract}
-    with np.errstate(all="ignore"):
-        for op, k in _GEN_OP.findall(m.group(3)):
-            array = ops[op](array, _number(k))
-    return np.asarray(array)
-
-
-def _gen_number(text: str, fail) -> int | float:
-    """A generator argument, which must be a numeric literal."""
-    if not _SIGNED.fullmatch(text.strip()):
-        raise fail(f"{_short(text.strip(), 20)} is not a number")
-    return _number(text.strip())
-
-
-def _call(func: str, args: list, fail, rng: np.random.Generator) -> np.ndarray:
-    """Run generator `func` on its parsed arguments, validating every size before allocating."""
-
-    def numbers(lo: int, hi: int) -> list:
-        if not lo <= len(args) <= hi or any(isinstance(a, tuple) for a in args):
-            raise fail(f"{func} takes {lo}{'' if lo == hi else f' to {hi}'} numbers")
-        return args
-
-    def whole(value, what: str) -> int:
-        if type(value) is not int or value < 0:
-            raise fail(f"{what} must be a whole number >= 0, got {value}")
-        return value
-
-    def size(n: int | float, what: str) -> None:
-        if n > MAX_ELEMENTS:
-            n = f"{n:.3g}" if isinstance(n, float) else n
-            raise fail(f"{what} has {n} elements, more than the limit of {MAX_ELEMENTS} (2**28)")
-
-    def shape(dims: list) -> tuple:
-        if len(dims) == 1 and isinstance(dims[0], tuple):
-            dims = list(dims[0])
-        elif any(isinstance(d, tuple) for d in dims):
-            raise fail("write a shape either as numbers, randn(3,5), or as one tuple, (3,5)")
-        if len(dims) > MAX_DIMS:
-            raise fail(f"a shape may have at most {MAX_DIMS} dimensions, got {len(dims)}")
-        dims = tuple(whole(d, "a dimension") for d in dims)
-        size(math.prod(dims), f"shape {dims}")
-        return dims
-
-    if func in ("zeros", "ones", "rand", "randn"):
-        make = {"zeros": np.zeros, "ones": np.ones, "rand": rng.random,
-                "randn": rng.standard_normal}[func]
-        return make(shape(args))
-    if func == "full":
-        if len(args) < 2 or isinstance(args[-1], tuple):
-            raise fail("full takes a shape and a value, e.g. full((2,3), 0.5)")
-        return np.full(shape(args[:-1]), args[-1], dtype=np.float64)
-    if func == "randint":
-        if len(args) == 2 and isinstance(args[1], tuple):  # randint(high, shape)
-            args = [0, *args]
-        if len(args) < 2 or any(type(a) is not int for a in args[:2]):
-            raise fail("randint takes whole numbers low, high and a shape, e.g. randint(0,5,(3,))")
-        if args[1] <= args[0]:
-            raise fail(f"randint needs high > low, got low={args[0]}, high={args[1]}")
-        return rng.integers(args[0], args[1], size=shape(args[2:]), dtype=np.int64)
-    if func == "arange":
-        numbers(1, 3)
-        start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
-        if not all(math.isfinite(a) for a in (start, stop, step)) or step == 0:
-            raise fail("arange needs a finite start and stop and a finite non-zero step")
-        size((stop - start) / step, "arange")  # a float: never overflows
-        all_int = all(type(a) is int for a in (start, stop, step))
-        return np.arange(start, stop, step, dtype=np.int64 if all_int else np.float64)
-    if func == "linspace":
-        start, stop, num = numbers(3, 3)
-        size(whole(num, "linspace's num"), "linspace")
-        return np.linspace(start, stop, num)
-    numbers(1, 2)  # eye(n) or eye(n, m)
-    n, m = whole(args[0], "eye's n"), whole(args[-1], "eye's m")
-    size(n * m, f"eye({n}, {m})")
-    return np.eye(n, m)
 
 
 def as_float(t: np.ndarray, name: str, dtype) -> np.ndarray:
