@@ -1,41 +1,284 @@
-"""`losscalc list` and `losscalc explain`, generated from the registry and the kernels' docstrings."""
+"""`losscalc list`, `losscalc explain` and the README's table of losses, all generated from the
+registry and the kernels' docstrings, so they cannot drift from the code.
+
+    python -m losscalc.docs --readme        rewrite the table in README.md between its markers
+    python -m losscalc.docs --completions   rewrite completions/ from the click application
+
+Both run from the repository root; tests/test_docs.py fails when either is out of date.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+import textwrap
+from pathlib import Path
 
-from .registry import Loss, losses
+from .registry import Loss, Option, losses
+
+# What users trip on, for losses whose registry entry has no `pitfalls` of its own yet. The
+# kernel's entry is the place for these (Loss.pitfalls); this is only the fallback.
+GENERAL_PITFALLS: dict[str, tuple[str, ...]] = {
+    "kl_div": (
+        "input is log-probabilities (log_softmax), target probabilities unless --log-target.",
+        "--reduction mean divides by every element, not by the batch: the mathematical KL "
+        "divergence is --reduction batchmean (PyTorch warns about mean for the same reason).",
+    ),
+    "cross_entropy": (
+        "input is raw logits, not probabilities: the log-softmax is applied inside.",
+        "with --weight, mean divides by the sum of the weights of the targets' classes "
+        "(Σ w[y_n]), not by N; ignored targets count in neither sum.",
+    ),
+    "nll": (
+        "input is log-probabilities (log_softmax), not logits or probabilities.",
+        "with --weight, mean divides by Σ w[y_n], not by N.",
+    ),
+    "bce": (
+        "input is probabilities in [0, 1]; for logits use bce_with_logits.",
+        "log(x) and log(1 - x) are clamped at -100, so a confident wrong answer costs 100, not inf.",
+    ),
+    "ctc": (
+        "log_probs must be log-softmaxed over the classes, shaped (T, N, C): time first.",
+        "--reduction mean divides each sequence's loss by its target length, then averages "
+        "over the batch; sum does not divide.",
+        "an impossible alignment (target longer than the input allows) gives inf; "
+        "--zero-infinity turns it into 0.",
+    ),
+}
+
+COMMON_OPTIONS = "--format table|json|value|csv, --dtype, --output, --precision, --max-rows, --seed"
+
+
+def pitfalls(loss: Loss) -> tuple[str, ...]:
+    return loss.pitfalls or GENERAL_PITFALLS.get(loss.name, ())
+
+
+def option_text(opt: Option) -> str:
+    """An option as a user types it: `--margin 1.0`, `--weight T`, `--full`, `--p {1,2}`."""
+    if opt.type is bool:
+        return opt.flag if not opt.default else f"{opt.flag}/--no-{opt.flag[2:]}"
+    if opt.type == "tensor":
+        return f"{opt.flag} T"
+    if opt.choices:
+        return f"{opt.flag} {'|'.join(opt.choices)}"
+    return f"{opt.flag} {opt.default}"
+
+
+def default_text(opt: Option) -> str:
+    if opt.type is bool:
+        return "on" if opt.default else "off"
+    return "none" if opt.default is None else str(opt.default)
+
+
+def _type_name(opt: Option) -> str:
+    return opt.type if isinstance(opt.type, str) else opt.type.__name__
 
 
 def list_rows() -> list[dict]:
+    """One row per loss: what `losscalc list --format json` prints."""
     return [
         {
             "name": loss.name,
             "aliases": list(loss.aliases),
-            "tensors": [t.name for t in loss.tensors],
-            "options": [o.flag for o in loss.options],
+            "tensors": [{"name": t.name, "kind": t.kind, "help": t.help} for t in loss.tensors],
+            "options": [
+                {"flag": o.flag, "type": _type_name(o), "default": o.default,
+                 "choices": list(o.choices) if o.choices else None, "help": o.help}
+                for o in loss.options
+            ],
             "reductions": list(loss.reductions),
+            "legacy_flags": loss.legacy,
             "torch": f"torch.nn.{loss.torch}" if loss.torch else None,
             "summary": loss.summary,
+            "example": f"losscalc {loss.name} {loss.example}" if loss.example else None,
         }
         for loss in losses()
     ]
 
 
-def render_list(fmt: str, stream) -> None:
-    rows = list_rows()
-    if fmt == "json":
-        stream.write(json.dumps(rows, indent=2) + "\n")
-        return
+def console(stream):
+    """A rich console on `stream`: its width, colour only on a terminal without NO_COLOR."""
     from rich.console import Console
+
+    return Console(file=stream, markup=False, highlight=False)
+
+
+WIDE = 150  # below this many columns, `list` puts each loss's details in one wrapped cell
+
+
+def render_list(fmt: str, stream) -> None:
+    if fmt == "json":
+        stream.write(json.dumps(list_rows(), indent=2) + "\n")
+        return
     from rich.table import Table
 
-    table = Table("loss", "aliases", "tensors", "options", "torch.nn")
-    for r in rows:
-        table.add_row(r["name"], ", ".join(r["aliases"]), " ".join(r["tensors"]), " ".join(r["options"]),
-                      (r["torch"] or "").removeprefix("torch.nn."))
-    Console(file=stream, markup=False, highlight=False).print(table)
+    out = console(stream)
+    wide = out.width >= WIDE
+    columns = ["loss", "tensors", "options", "reductions", "torch.nn", "aliases"] if wide else ["loss", "details"]
+    table = Table(*columns, header_style="bold")
+    table.columns[0].no_wrap = True
+    table.columns[0].style = "bold"
+    for column in table.columns[1:]:
+        column.overflow = "fold"
+        column.no_wrap = wide and column.header == "torch.nn"
+    for loss in losses():
+        cells = [" ".join(t.name for t in loss.tensors), ", ".join(option_text(o) for o in loss.options),
+                 " ".join(loss.reductions), loss.torch or "", ", ".join(loss.aliases)]
+        if wide:
+            table.add_row(loss.name, *cells)
+        else:
+            labels = ["tensors", "options", "reductions", "torch.nn", "aliases"]
+            table.add_row(loss.name, "\n".join(f"{k}: {v}" for k, v in zip(labels, cells) if v))
+    out.print(table)
+    note = f"Every loss also takes {COMMON_OPTIONS}. `losscalc explain LOSS` says more."
+    stream.write("".join(line + "\n" for line in textwrap.wrap(note, out.width, break_on_hyphens=False)))
 
 
 def render_explain(loss: Loss, stream) -> None:
-    stream.write(loss.doc + "\n")
+    """Formula, tensors and shapes, options, pitfalls and a worked example, computed live."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = console(stream)
+    width = max(out.width, 40)
+
+    def text(line, indent="  ", hang="    "):  # wrapped to the width, continuation lines hung
+        parts = textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=hang,
+                              break_on_hyphens=False, break_long_words=False)
+        for part in parts or [""]:
+            out.print(Text(part), soft_wrap=True)
+
+    def section(title, body=""):
+        out.print()
+        out.print(Text(title, style="bold cyan"))
+        for line in body.splitlines():
+            text(line)
+
+    def table(*columns, rows):
+        t = Table(*columns, box=None, padding=(0, 2, 0, 2), header_style="bold")
+        for row in rows:
+            t.add_row(*row)
+        with out.capture() as captured:
+            out.print(t)
+        stream.write("".join(line.rstrip() + "\n" for line in captured.get().splitlines()))
+
+    title = textwrap.wrap(f"{loss.name} — {loss.summary}", width, subsequent_indent="  ", break_on_hyphens=False)
+    out.print(Text.assemble((loss.name, "bold"), title[0][len(loss.name):]), soft_wrap=True)
+    for part in title[1:]:
+        out.print(Text(part), soft_wrap=True)
+    if loss.torch:
+        text(f"PyTorch: torch.nn.{loss.torch}")
+    if loss.aliases:
+        text("Also called: " + ", ".join(loss.aliases))
+    if loss.section("Formula"):
+        section("Formula", loss.section("Formula"))
+    section("Tensors, in order")
+    table("tensor", "kind", "meaning", rows=[(t.name, t.kind, t.help) for t in loss.tensors])
+    if loss.section("Shape"):
+        section("Shape", reflow(loss.section("Shape")))
+    section("Options")
+    rows = [(option_text(o).split(" ")[0], default_text(o),
+             o.help + (f" ({', '.join(o.choices)})" if o.choices else "")) for o in loss.options]
+    rows.append(("--reduction", "mean", " | ".join(loss.reductions)))
+    if loss.legacy:
+        rows.append(("--size-average, --reduce", "", "PyTorch's deprecated flags, mapped to a reduction"))
+    table("option", "default", "meaning", rows=rows)
+    text(f"Every loss also takes {COMMON_OPTIONS}.")
+    if pitfalls(loss):
+        section("Pitfalls")
+        for p in pitfalls(loss):
+            text(p, indent="  • ")
+    if loss.section("References"):
+        section("References", reflow(loss.section("References")))
+    if loss.example:
+        section("Worked example")
+        out.print(Text(f"  $ losscalc {loss.name} {loss.example}"), soft_wrap=True)  # kept whole: copyable
+        _render_example(loss, stream)
+
+
+def reflow(prose: str) -> str:
+    """Docstring prose as one line per paragraph (or list item), to be wrapped to the terminal."""
+    lines: list[str] = []
+    for line in prose.splitlines():
+        starts_item = re.match(r"(- |• |\w[\w ]*: )", line)
+        if lines and lines[-1] and line and not starts_item:
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line.strip())
+    return "\n".join(lines)
+
+
+def _render_example(loss: Loss, stream) -> None:
+    from .cli import compute_params, parse_example
+    from .render import render
+
+    params = parse_example(loss)
+    for key in ("fmt", "output"):
+        params.pop(key)
+    precision, max_rows = params.pop("precision"), params.pop("max_rows")
+    result = compute_params(loss, params)
+    render(result, "table", stream, precision=precision, max_rows=max_rows)
+
+
+# The README's table of losses ---------------------------------------------------------------
+
+START, END = "<!-- losses:start -->", "<!-- losses:end -->"
+
+
+def readme_table() -> str:
+    """The markdown table of every loss, as README.md holds it between START and END."""
+    lines = [
+        START,
+        "<!-- generated by `python -m losscalc.docs --readme` from the registry; do not edit -->",
+        "",
+        "| loss | tensors | options | reductions | torch.nn | aliases |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for loss in losses():
+        options = ", ".join(f"`{option_text(o)}`" for o in loss.options)
+        reductions = " ".join(loss.reductions) + (" (+ legacy flags)" if loss.legacy else "")
+        aliases = ", ".join(loss.aliases)
+        torch = f"`{loss.torch}`" if loss.torch else ""
+        tensors = " ".join(t.name for t in loss.tensors)
+        cells = [f"`{loss.name}`", tensors, options, reductions, torch, aliases]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")  # GFM: \| in a cell
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def with_table(readme: str) -> str:
+    """README text with its table replaced by the generated one."""
+    pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
+    if not pattern.search(readme):
+        raise SystemExit(f"README.md has no {START} ... {END} markers")
+    return pattern.sub(lambda _: readme_table(), readme, count=1)
+
+
+COMPLETION_FILES = {"bash": "losscalc.bash", "zsh": "_losscalc", "fish": "losscalc.fish"}
+
+
+def completion_files() -> dict[str, str]:
+    """File name in completions/ -> the script the application generates."""
+    from .cli import completion_script
+
+    return {name: completion_script(shell) + "\n" for shell, name in COMPLETION_FILES.items()}
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--readme"]:
+        path = Path("README.md")
+        path.write_text(with_table(path.read_text(encoding="utf-8")), encoding="utf-8")
+        print(f"updated the table of losses in {path}")
+    elif argv == ["--completions"]:
+        for name, text in completion_files().items():
+            (Path("completions") / name).write_text(text, encoding="utf-8")
+            print(f"wrote completions/{name}")
+    else:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
