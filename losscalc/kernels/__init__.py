@@ -2,5 +2,6 @@
 `LOSSES` list of registry entries; the registry gathers them in this order."""
 
 from . import embedding, regression
+from . import sequence
 
-FAMILIES = (regression, embedding)
+FAMILIES = (regression, embedding, sequence)

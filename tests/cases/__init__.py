@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FAMILIES = ["regression", "embedding"]
+FAMILIES = ["regression", "embedding", "sequence"]
 
 
 @dataclass
