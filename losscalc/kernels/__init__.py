@@ -3,5 +3,6 @@
 
 from . import embedding, regression
 from . import sequence
+from . import binary, divergence
 
-FAMILIES = (regression, embedding, sequence)
+FAMILIES = (regression, embedding, binary, divergence, sequence)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, check_same_shape, warn_if_broadcast
+from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast
 
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
@@ -64,6 +67,161 @@ def mse(input, target, *, weight=None):
     return _weighted(diff * diff, input, weight, {"x - y": diff})
 
 
+def smooth_l1(input, target, *, beta=1.0):
+    """Smooth L1 loss: squared near zero, absolute beyond `beta` (beta = 0 is the L1 loss).
+
+    Formula:
+        l_n = 0.5 (x_n - y_n)² / beta      if |x_n - y_n| < beta
+        l_n = |x_n - y_n| - 0.5 beta       otherwise
+        (huber with delta = beta is beta times this loss.)
+
+    Shape:
+        input (*), target broadcastable to input (a warning when the shapes differ);
+        output the broadcast shape, or () when reduced.
+
+    References:
+        torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss;
+        Girshick, "Fast R-CNN", ICCV 2015
+    """
+    if not beta >= 0:
+        raise LossError(f"--beta must be 0 or more (PyTorch refuses negative values); got {beta}.")
+    warn_if_broadcast(input, target)
+    x, y = broadcast({"input": input, "target": target})
+    diff = x - y
+    z = np.abs(diff)
+    if beta == 0:  # PyTorch computes the L1 loss here
+        return KernelOut(z, {"|x - y|": z})
+    squared = z < beta
+    elements = np.where(squared, 0.5 * z * z / beta, z - 0.5 * beta)
+    return KernelOut(elements, {"|x - y|": z, "branch": np.where(squared, "squared", "linear")})
+
+
+def huber(input, target, *, delta=1.0, weight=None):
+    """Huber loss: squared near zero, `delta`-scaled absolute beyond `delta`.
+
+    Formula:
+        l_n = w_n · 0.5 (x_n - y_n)²                  if |x_n - y_n| < delta
+        l_n = w_n · delta (|x_n - y_n| - 0.5 delta)   otherwise
+        (w_n = 1 without --weight; mean = Σ l_n / N, a plain mean even with --weight,
+        as F.huber_loss computes it; huber(delta = d) = d · smooth_l1(beta = d).)
+
+    Shape:
+        input (*), target broadcastable to input (a warning when the shapes differ),
+        weight exactly the input's shape; output the broadcast shape, or () when reduced.
+
+    References:
+        torch.nn.HuberLoss, torch.nn.functional.huber_loss;
+        Huber, "Robust Estimation of a Location Parameter", 1964
+    """
+    if not delta > 0:
+        raise LossError(f"--delta must be greater than 0 (PyTorch refuses 0 and negative values); got {delta}.")
+    warn_if_broadcast(input, target)
+    if weight is not None:
+        check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
+    x, y = broadcast({"input": input, "target": target})
+    z = np.abs(x - y)
+    squared = z < delta
+    elements = np.where(squared, 0.5 * z * z, delta * (z - 0.5 * delta))
+    terms = {"|x - y|": z, "branch": np.where(squared, "squared", "linear")}
+    if weight is None:
+        return KernelOut(elements, terms)
+    return KernelOut(elements * weight, {**terms, "weight": weight})
+
+
+def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
+    """Poisson negative log-likelihood: the target is a count drawn from Poisson(rate).
+
+    Formula:
+        l_n = exp(x_n) - y_n x_n                 with --log-input (x is the log of the rate)
+        l_n = x_n - y_n log(x_n + eps)           with --no-log-input (x is the rate)
+        --full adds Stirling's approximation of log(y_n!) where y_n > 1:
+            y_n log(y_n) - y_n + 0.5 log(2π y_n)
+
+    Shape:
+        input (*), target broadcastable with it (a warning when the shapes differ);
+        output the broadcast shape, or () when reduced.
+
+    References:
+        torch.nn.PoissonNLLLoss, torch.nn.functional.poisson_nll_loss
+    """
+    warn_if_broadcast(input, target)
+    x, y = broadcast({"input": input, "target": target})
+    if log_input:
+        rate = np.exp(x)
+        elements = rate - y * x
+        terms = {"exp(x)": rate, "y·x": y * x}
+    else:
+        if (input < 0).any():
+            warn(
+                f"input holds {int((input < 0).sum())} negative value(s), which give nan: with "
+                "--no-log-input the input is the rate itself (>= 0). Did you mean --log-input?"
+            )
+        log_rate = np.log(x + eps)
+        elements = x - y * log_rate
+        terms = {"log(x + eps)": log_rate}
+    if full:
+        stirling = y * np.log(y) - y + 0.5 * np.log(2 * math.pi * y)
+        stirling = np.where(y <= 1, np.zeros((), y.dtype), stirling)
+        elements = elements + stirling
+        terms["Stirling (y > 1)"] = stirling
+    return KernelOut(elements, terms)
+
+
+def _gaussian_var(input: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """var in a shape that broadcasts against input, by F.gaussian_nll_loss's rules."""
+    if var.ndim == 0:  # a single variance for every expectation, as a Python float var is in PyTorch
+        return var * np.ones_like(input)
+    if var.shape == input.shape:
+        return var
+    if var.shape == input.shape[:-1]:  # one variance per row, shared along the last dimension
+        return var[..., None]
+    if var.ndim == input.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+        return var  # one dimension of size 1, shared along it
+    raise LossError(
+        f"var {shape_str(var.shape)} does not fit input {shape_str(input.shape)}: var must have the "
+        "input's shape, the input's shape without its last dimension, or the input's shape with "
+        "exactly one dimension set to 1 (one variance shared along that dimension), or be a single number."
+    )
+
+
+def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
+    """Gaussian negative log-likelihood: the target drawn from Normal(input, var).
+
+    Formula:
+        l_n = 0.5 (log(max(var_n, eps)) + (x_n - y_n)² / max(var_n, eps))
+        --full adds the constant 0.5 log(2π)
+
+    Shape:
+        input (N, *) or (*); target broadcastable with input (a warning when the shapes
+        differ); var the input's shape, or the input's shape without its last dimension,
+        or with exactly one dimension of size 1, or a single number; output the broadcast
+        shape, or () when reduced.
+
+    References:
+        torch.nn.GaussianNLLLoss, torch.nn.functional.gaussian_nll_loss;
+        Nix and Weigend, "Estimating the mean and variance of the target probability
+        distribution", ICNN 1994
+    """
+    negative = var < 0
+    if negative.any():
+        pos = tuple(int(i) for i in np.argwhere(negative)[0])
+        where = f" at index {list(pos)}" if pos else ""
+        raise LossError(
+            f"var holds a negative variance, {var[pos]}{where}; variances must be 0 or more "
+            "(values below --eps are raised to it)."
+        )
+    var = _gaussian_var(input, var)
+    warn_if_broadcast(input, target)
+    x, y, v = broadcast({"input": input, "target": target, "var": var})
+    v = np.maximum(v, eps)
+    scaled = (x - y) ** 2 / v
+    log_var = np.log(v)
+    elements = 0.5 * (log_var + scaled)
+    if full:
+        elements = elements + 0.5 * math.log(2 * math.pi)
+    return KernelOut(elements, {"var clamped": v, "log var": log_var, "(x-y)²/var": scaled})
+
+
 XY = (Tensor("input", help="predictions"), Tensor("target", help="true values"))
 
 LOSSES = [
@@ -78,5 +236,60 @@ LOSSES = [
         aliases=("MSELoss", "mse_loss", "l2", "mean_squared_error"),
         torch="MSELoss",
         example="--reduction sum 1,2,3 1.5,2,2",
+    ),
+    Loss(
+        "smooth_l1", smooth_l1, XY,
+        (Option("beta", float, 1.0, "where the squared part turns linear; 0 gives the L1 loss"),),
+        aliases=("SmoothL1Loss", "smooth_l1_loss", "smoothl1"),
+        torch="SmoothL1Loss",
+        example="--beta 0.5 1,2,3 1.2,2,5",
+        pitfalls=("huber with --delta d is d times smooth_l1 with --beta d; they agree only at 1.",),
+    ),
+    Loss(
+        "huber", huber, XY,
+        (
+            Option("delta", float, 1.0, "where the squared part turns linear (greater than 0)"),
+            Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / N"),
+        ),
+        aliases=("HuberLoss", "huber_loss"),
+        torch="HuberLoss",
+        legacy=False,
+        example="--delta 2 1,2,3 1.2,2,6",
+        pitfalls=(
+            "with --weight the mean divides by the number of elements, not by Σ w as l1 and mse do.",
+        ),
+    ),
+    Loss(
+        "poisson_nll", poisson_nll,
+        (Tensor("input", help="log-rates (or rates with --no-log-input)"), Tensor("target", help="counts")),
+        (
+            Option("log_input", bool, True, "the input is the log of the rate (else the rate itself)"),
+            Option("full", bool, False, "add Stirling's approximation of log(target!) where target > 1"),
+            Option("eps", float, 1e-8, "added to the rate before its log, with --no-log-input"),
+        ),
+        aliases=("PoissonNLLLoss", "poisson_nll_loss", "poisson"),
+        torch="PoissonNLLLoss",
+        example="--full 0.5,1,2 0,1,3",
+        pitfalls=("the input is a log-rate unless --no-log-input is given.",),
+    ),
+    Loss(
+        "gaussian_nll", gaussian_nll,
+        (
+            Tensor("input", help="expectations (means)"),
+            Tensor("target", help="samples"),
+            Tensor("var", help="variances (>= 0), or one number for all"),
+        ),
+        (
+            Option("full", bool, False, "add the constant 0.5·log(2π)"),
+            Option("eps", float, 1e-6, "variances below this are raised to it"),
+        ),
+        aliases=("GaussianNLLLoss", "gaussian_nll_loss", "gaussian"),
+        torch="GaussianNLLLoss",
+        legacy=False,
+        example="1,2,3 1.5,2,2 0.5,1,2",
+        pitfalls=(
+            "var is a variance, not a standard deviation.",
+            "a var one dimension short of the input is one variance per row, shared along the last dimension.",
+        ),
     ),
 ]

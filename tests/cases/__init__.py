@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FAMILIES = ["regression", "embedding", "sequence"]
+FAMILIES = ["regression", "embedding", "binary", "divergence", "sequence"]
 
 
 @dataclass

@@ -1,0 +1,160 @@
+"""Binary losses: one yes/no decision per element, given as a probability, a logit or a score."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LossError, warn
+from ..registry import Loss, Option, Tensor
+from .common import KernelOut, check_same_shape, shape_str, warn_if_broadcast, warn_unless_pm1
+
+_SAME = " (PyTorch refuses to broadcast them for this loss)"
+
+
+def _check_unit_interval(t: np.ndarray, name: str, hint: str) -> None:
+    """Every value in [0, 1] (NaN is outside too, as PyTorch's check has it)."""
+    bad = ~((t >= 0) & (t <= 1))
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        where = f" at index {list(pos)}" if pos else ""
+        raise LossError(
+            f"{name}: the value {t[pos]}{where} is outside [0, 1] ({int(bad.sum())} such value(s)); {hint}"
+        )
+
+
+def _expand(t: np.ndarray | None, shape, name: str) -> np.ndarray | None:
+    """An optional tensor option broadcast to the input's shape, which it may not enlarge."""
+    if t is None:
+        return None
+    try:
+        return np.broadcast_to(t, shape)
+    except ValueError:
+        raise LossError(
+            f"{name} {shape_str(t.shape)} cannot be broadcast to the input's shape {shape_str(shape)}: "
+            "counted from the right, each of its dimensions must equal the input's or be 1, and it may "
+            "not have more dimensions than the input."
+        ) from None
+
+
+def bce(input, target, *, weight=None):
+    """Binary cross entropy between probabilities and targets in [0, 1].
+
+    Formula:
+        l_n = -w_n [y_n · max(log x_n, -100) + (1 - y_n) · max(log(1 - x_n), -100)]
+        (w_n = 1 without --weight; each log is clamped at -100 as PyTorch clamps it, so an
+        input of exactly 0 or 1 gives at most 100, not infinity; mean = Σ l_n / N.)
+
+    Shape:
+        input (*) of probabilities in [0, 1], target the same shape with values in [0, 1],
+        weight broadcastable to the input's shape; output the input's shape, or () when reduced.
+
+    References:
+        torch.nn.BCELoss, torch.nn.functional.binary_cross_entropy
+    """
+    check_same_shape(input, target, "input", "target", _SAME)
+    w = _expand(weight, input.shape, "--weight")
+    _check_unit_interval(input, "input", "bce takes probabilities: apply a sigmoid first, or use "
+                                         "bce_with_logits, which takes logits.")
+    _check_unit_interval(target, "target", "bce takes target probabilities, usually 0 or 1.")
+    log_x = np.maximum(np.log(input), -100)
+    log_1mx = np.maximum(np.log1p(-input), -100)
+    elements = (target - 1) * log_1mx - target * log_x
+    terms = {"log(x) clamped": log_x, "log(1-x) clamped": log_1mx}
+    if w is None:
+        return KernelOut(elements, terms)
+    return KernelOut(elements * w, {**terms, "weight": w})
+
+
+def bce_with_logits(input, target, *, weight=None, pos_weight=None):
+    """Binary cross entropy on logits: a sigmoid and bce in one numerically stable step.
+
+    Formula:
+        l_n = -w_n [p_n y_n · log σ(x_n) + (1 - y_n) · log(1 - σ(x_n))]
+        computed as PyTorch does: l_n = w_n [(1 - y_n) x_n - (1 + (p_n - 1) y_n) log σ(x_n)],
+        log σ(x) = min(x, 0) - log(1 + exp(-|x|))
+        (w_n = 1 without --weight, p_n = 1 without --pos-weight; mean = Σ l_n / N.)
+
+    Shape:
+        input (*) of logits, target the same shape with values in [0, 1]; weight and
+        pos_weight broadcastable to the input's shape (pos_weight usually (C), one weight per
+        class along the last dimension); output the input's shape, or () when reduced.
+
+    References:
+        torch.nn.BCEWithLogitsLoss, torch.nn.functional.binary_cross_entropy_with_logits
+    """
+    check_same_shape(input, target, "input", "target", _SAME)
+    w = _expand(weight, input.shape, "--weight")
+    pw = _expand(pos_weight, input.shape, "--pos-weight")
+    outside = (target < 0) | (target > 1)
+    if outside.any():
+        warn(
+            f"target holds {int(outside.sum())} value(s) outside [0, 1]; bce_with_logits expects "
+            "probabilities, usually 0 or 1 (for labels in {-1, 1}, use soft_margin). PyTorch computes anyway."
+        )
+    log_sig = np.minimum(input, 0) - np.log1p(np.exp(-np.abs(input)))
+    terms = {"log σ(x)": log_sig}
+    if pw is not None:
+        factor = (pw - 1) * target + 1
+        terms["1+(p-1)y"] = factor
+        log_sig = log_sig * factor
+    elements = (1 - target) * input - log_sig
+    if w is None:
+        return KernelOut(elements, terms)
+    return KernelOut(elements * w, {**terms, "weight": w})
+
+
+def soft_margin(input, target):
+    """Soft margin loss: the two-class logistic loss for targets 1 and -1.
+
+    Formula:
+        l_n = log(1 + exp(-y_n x_n))
+
+    Shape:
+        input (*), target broadcastable to the input's shape (a warning when the shapes
+        differ); output the input's shape, or () when reduced.
+
+    References:
+        torch.nn.SoftMarginLoss, torch.nn.functional.soft_margin_loss
+    """
+    y = _expand(target, input.shape, "target")
+    warn_if_broadcast(input, target)
+    warn_unless_pm1(target, "target", "soft_margin")
+    margin = -input * y
+    return KernelOut(np.log1p(np.exp(margin)), {"-y·x": margin})
+
+
+_XY = (Tensor("input", help="probabilities in [0, 1]"), Tensor("target", help="target probabilities, usually 0 or 1"))
+
+LOSSES = [
+    Loss(
+        "bce", bce, _XY,
+        (Option("weight", "tensor", None, "weights broadcast to the input's shape; mean = Σ w·l / N"),),
+        aliases=("BCELoss", "binary_cross_entropy", "binary_crossentropy"),
+        torch="BCELoss",
+        example="0.9,0.2,0.6 1,0,1",
+        pitfalls=(
+            "the input must be probabilities in [0, 1]; for raw scores (logits) use bce_with_logits.",
+            "each log is clamped at -100, so an input of exactly 0 or 1 on the wrong side costs 100.",
+        ),
+    ),
+    Loss(
+        "bce_with_logits", bce_with_logits,
+        (Tensor("input", help="logits (any real numbers)"), Tensor("target", help="target probabilities, usually 0 or 1")),
+        (
+            Option("weight", "tensor", None, "weights broadcast to the input's shape; mean = Σ w·l / N"),
+            Option("pos_weight", "tensor", None, "weight of the positive term, broadcast along the last (class) dimension"),
+        ),
+        aliases=("BCEWithLogitsLoss", "binary_cross_entropy_with_logits", "bce_logits", "bcewithlogits"),
+        torch="BCEWithLogitsLoss",
+        example="--pos-weight 3 2.2,-1.4,0.4 1,0,1",
+        pitfalls=("--pos-weight is one weight per class (last dimension), not per sample.",),
+    ),
+    Loss(
+        "soft_margin", soft_margin,
+        (Tensor("input", help="scores"), Tensor("target", help="1 or -1")),
+        aliases=("SoftMarginLoss", "soft_margin_loss", "softmargin"),
+        torch="SoftMarginLoss",
+        example="0.3,0.7,0.5,0.5 -1,1,1,-1",
+        pitfalls=("targets are 1 and -1, not 1 and 0.",),
+    ),
+]

@@ -1,0 +1,109 @@
+"""Divergences between probability distributions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import warn
+from ..registry import REDUCTIONS, Loss, Option, Tensor
+from .common import KernelOut, broadcast, warn_if_broadcast
+
+KL_MEAN_WARNING = (
+    "--reduction mean divides the summed KL divergence by the number of elements (batch size "
+    "times support size), so it is not the KL divergence; --reduction batchmean divides by the "
+    "batch size only and is the KL divergence as mathematics defines it. PyTorch warns the same "
+    "and plans to make mean behave like batchmean in a future major release."
+)
+
+
+def _warn_if_not_log_probabilities(input: np.ndarray) -> None:
+    """Warn when input does not look like log-probabilities (PyTorch computes silently)."""
+    if input.size == 0 or np.isnan(input).any():
+        return
+    positive = input > 0
+    if positive.any():
+        pos = tuple(int(i) for i in np.argwhere(positive)[0])
+        where = f" at index {list(pos)}" if pos else ""
+        warn(
+            f"input holds {int(positive.sum())} positive value(s), first {input[pos]}{where}: kl_div "
+            "expects log-probabilities (all <= 0, e.g. the output of log_softmax). Probabilities "
+            "given as input make the result meaningless; take their log first. PyTorch computes anyway."
+        )
+        return
+    if input.ndim == 0:
+        return
+    with np.errstate(over="ignore"):
+        p = np.exp(input)
+    if not any(np.allclose(p.sum(axis=d), 1, rtol=0, atol=1e-2) for d in range(input.ndim)):
+        warn(
+            "rows of exp(input) do not sum to 1 (along the last dimension, nor any other): kl_div "
+            "expects log-probabilities, e.g. the output of log_softmax. PyTorch computes anyway."
+        )
+
+
+def _warn_on_target(target: np.ndarray, log_target: bool) -> None:
+    if not log_target and (target < 0).any():
+        warn(
+            f"target holds {int((target < 0).sum())} negative value(s), which give nan: without "
+            "--log-target the target is probabilities. If it holds log-probabilities, pass --log-target."
+        )
+    elif log_target and (target > 0).any():
+        warn(
+            f"with --log-target the target should hold log-probabilities (<= 0); it holds "
+            f"{int((target > 0).sum())} positive value(s). If it holds probabilities, leave --log-target off."
+        )
+
+
+def kl_div(input, target, *, log_target=False):
+    """Kullback-Leibler divergence of the target distribution from the input (log-probabilities).
+
+    Formula:
+        l_n = y_n (log y_n - x_n)             where y_n = 0 gives 0 (x log x = 0 at 0)
+        l_n = exp(y_n) (y_n - x_n)            with --log-target (target as log-probabilities)
+        batchmean = Σ l_n / input.shape[0]    (the KL divergence per sample)
+        mean = Σ l_n / N over every element  (not the KL divergence; PyTorch warns)
+
+    Shape:
+        input (*) of log-probabilities, target broadcastable with it (a warning when the
+        shapes differ); output the broadcast shape, or () when reduced.
+
+    References:
+        torch.nn.KLDivLoss, torch.nn.functional.kl_div;
+        Kullback and Leibler, "On Information and Sufficiency", 1951
+    """
+    warn_if_broadcast(input, target)
+    _warn_if_not_log_probabilities(input)
+    _warn_on_target(target, log_target)
+    x, y = broadcast({"input": input, "target": target})
+    if log_target:
+        p = np.exp(y)
+        elements = p * (y - x)
+        terms = {"exp(y)": p, "y - x": y - x}
+    else:
+        y_log_y = np.where(y == 0, np.zeros((), y.dtype), y * np.log(y))  # xlogy(y, y), as PyTorch
+        y_x = y * x
+        elements = y_log_y - y_x
+        terms = {"y·log y": y_log_y, "y·x": y_x}
+    batch = int(input.shape[0]) if input.ndim else None
+    return KernelOut(elements, terms, batch=batch, mean_warning=KL_MEAN_WARNING)
+
+
+LOSSES = [
+    Loss(
+        "kl_div", kl_div,
+        (
+            Tensor("input", help="log-probabilities (e.g. log_softmax output)"),
+            Tensor("target", help="probabilities (log-probabilities with --log-target)"),
+        ),
+        (Option("log_target", bool, False, "the target is given as log-probabilities"),),
+        aliases=("KLDivLoss", "kl", "kldiv", "kl_divergence", "kld"),
+        torch="KLDivLoss",
+        reductions=(*REDUCTIONS, "batchmean"),
+        example="--reduction batchmean \"-0.51,-1.2,-2.3;-1.61,-0.51,-1.61\" \"0.7,0.2,0.1;0.2,0.6,0.2\"",
+        pitfalls=(
+            "the input is log-probabilities but the target is probabilities, unless --log-target.",
+            "--reduction mean is not the KL divergence; batchmean is.",
+            "the order is the reverse of KL(p‖q) notation: kl_div(log q, p) = KL(p‖q).",
+        ),
+    ),
+]
