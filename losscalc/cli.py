@@ -246,6 +246,7 @@ def cli():
       losscalc list                       every loss
       losscalc explain LOSS               formula, shapes, options, pitfalls, a worked example
       losscalc LOSS --help                that loss's options
+      losscalc completion bash|zsh|fish   the shell completion script
 
     \b
     Example:
@@ -253,7 +254,7 @@ def cli():
     """
 
 
-@cli.command("list")
+@cli.command("list", short_help="Every loss: aliases, tensors, options, reductions.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_command(fmt):
     """Every loss: name, aliases, tensors, options, reductions, the PyTorch class.
@@ -267,7 +268,7 @@ def list_command(fmt):
     render_list(fmt, click.get_text_stream("stdout"))
 
 
-@cli.command("explain")
+@cli.command("explain", short_help="Formula, shapes, options, pitfalls, a worked example.")
 @click.argument("loss", shell_complete=complete_loss)
 def explain_command(loss):
     """Formula, tensors and shapes, options with defaults, pitfalls, and a worked example.
@@ -293,7 +294,7 @@ def completion_script(shell: str) -> str:
     return ShellComplete.source(comp)  # the template alone (bash's source() also probes the bash version)
 
 
-@cli.command("completion")
+@cli.command("completion", short_help="The completion script for bash, zsh or fish.")
 @click.argument("shell", type=click.Choice(SHELLS))
 def completion_command(shell):
     """Print the shell completion script for bash, zsh or fish (loss names and aliases, each

@@ -293,6 +293,14 @@ def test_every_loss_help_has_its_registry_example(loss):
     assert f"losscalc {loss.name} {loss.example}" in HELP_EXAMPLES
 
 
+@pytest.mark.parametrize("loss", LOSSES, ids=NAMES)
+def test_examples_can_be_pasted_into_bash_and_zsh(loss):
+    """Brackets, parentheses and `;` are quoted, or zsh stops at "no matches found"."""
+    for word in loss.example.split():
+        if re.search(r"[][*?()<>;|&$`!{}]", word):
+            assert word[0] in "'\"", f"{loss.name}'s example should quote {word}"
+
+
 @pytest.mark.parametrize("command", HELP_EXAMPLES)
 def test_help_examples_run(command):
     r = run(*shlex.split(command)[1:])
@@ -310,16 +318,25 @@ def test_format_value_prints_only_numbers(loss):
 
 def readme_commands() -> list[tuple[str, list[str] | None]]:
     """(command, expected output or None) for each `$ ` line of ```console blocks and each
-    `losscalc` line of ```bash blocks, in README order."""
+    `losscalc` command of ```bash blocks, in README order."""
     found = []
     for lang, body in re.findall(r"^```(\w+)\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S):
         if lang == "bash":
-            found += [(line, None) for line in body.splitlines() if line.startswith("losscalc ")]
+            for line in body.splitlines():  # `pip install . && losscalc ...`: the losscalc part
+                if line.startswith("losscalc ") or " && losscalc " in line:
+                    found.append(("losscalc " + line.split("losscalc ", 1)[1], None))
         elif lang == "console":
             for chunk in re.split(r"^\$ ", body, flags=re.M)[1:]:
                 command, *output = chunk.rstrip("\n").split("\n")
                 found.append((command, [line.rstrip() for line in output] or None))
     return found
+
+
+def test_readme_starts_with_the_two_set_up_commands():
+    first_block = re.search(r"^```\w+\n(.*?)^```", README.read_text(encoding="utf-8"), re.M | re.S).group(1)
+    lines = first_block.splitlines()
+    assert lines[0].startswith("pip install . && losscalc ")
+    assert lines[1] == "pip install '.[test]' && python -m pytest"
 
 
 def test_readme_examples_run_and_print_what_the_readme_shows(tmp_path):
