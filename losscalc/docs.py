@@ -17,41 +17,7 @@ from pathlib import Path
 
 from .registry import Loss, Option, losses
 
-# What users trip on, for losses whose registry entry has no `pitfalls` of its own yet. The
-# kernel's entry is the place for these (Loss.pitfalls); this is only the fallback.
-GENERAL_PITFALLS: dict[str, tuple[str, ...]] = {
-    "kl_div": (
-        "input is log-probabilities (log_softmax), target probabilities unless --log-target.",
-        "--reduction mean divides by every element, not by the batch: the mathematical KL "
-        "divergence is --reduction batchmean (PyTorch warns about mean for the same reason).",
-    ),
-    "cross_entropy": (
-        "input is raw logits, not probabilities: the log-softmax is applied inside.",
-        "with --weight, mean divides by the sum of the weights of the targets' classes "
-        "(Σ w[y_n]), not by N; ignored targets count in neither sum.",
-    ),
-    "nll": (
-        "input is log-probabilities (log_softmax), not logits or probabilities.",
-        "with --weight, mean divides by Σ w[y_n], not by N.",
-    ),
-    "bce": (
-        "input is probabilities in [0, 1]; for logits use bce_with_logits.",
-        "log(x) and log(1 - x) are clamped at -100, so a confident wrong answer costs 100, not inf.",
-    ),
-    "ctc": (
-        "log_probs must be log-softmaxed over the classes, shaped (T, N, C): time first.",
-        "--reduction mean divides each sequence's loss by its target length, then averages "
-        "over the batch; sum does not divide.",
-        "an impossible alignment (target longer than the input allows) gives inf; "
-        "--zero-infinity turns it into 0.",
-    ),
-}
-
 COMMON_OPTIONS = "--format table|json|value|csv, --dtype, --output, --precision, --max-rows, --seed"
-
-
-def pitfalls(loss: Loss) -> tuple[str, ...]:
-    return loss.pitfalls or GENERAL_PITFALLS.get(loss.name, ())
 
 
 def option_text(opt: Option) -> str:
@@ -185,9 +151,9 @@ def render_explain(loss: Loss, stream) -> None:
         rows.append(("--size-average, --reduce", "", "PyTorch's deprecated flags, mapped to a reduction"))
     table("option", "default", "meaning", rows=rows)
     text(f"Every loss also takes {COMMON_OPTIONS}.")
-    if pitfalls(loss):
+    if loss.pitfalls:  # what users trip on: the kernel author's word, in the registry entry
         section("Pitfalls")
-        for p in pitfalls(loss):
+        for p in loss.pitfalls:
             text(p, indent="  • ")
     if loss.section("References"):
         section("References", reflow(loss.section("References")))

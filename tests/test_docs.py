@@ -125,6 +125,20 @@ def test_tensors_complete_as_file_paths_and_choices_as_choices(loss):
     assert values(f"losscalc {loss.name} --format ") == ["table", "json", "value", "csv"]
 
 
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_the_scripts_protocol_answers_for_each_shell(shell):
+    """What each script runs at a TAB: `_LOSSCALC_COMPLETE={shell}_complete losscalc` with the
+    words in COMP_WORDS and, for fish, the word being completed in COMP_CWORD."""
+    loss = next((loss for loss in LOSSES if "batchmean" in loss.reductions), LOSSES[0])
+    line = f"losscalc {loss.name} --reduction "
+    env = {"_LOSSCALC_COMPLETE": f"{shell}_complete", "COMP_WORDS": line, "COMP_CWORD": "" if shell == "fish" else "3"}
+    r = CliRunner().invoke(cli, [], prog_name="losscalc", env=env, catch_exceptions=False)
+    if shell == "bash":
+        assert r.stdout.split() == [f"plain,{name}" for name in loss.reductions]
+    else:  # type, value and help ("_" for none), one per line
+        assert r.stdout.split("\n")[:-1] == [x for name in loss.reductions for x in ("plain", name, "_")]
+
+
 def test_completing_after_an_unknown_loss_is_quiet():
     assert "--help" in values("losscalc not_a_loss --")
 
@@ -212,7 +226,7 @@ def test_explain_shows_everything_and_a_live_example(loss):
     for o in loss.options:
         assert o.flag in out and docs.default_text(o) in out
     assert loss.torch is None or f"torch.nn.{loss.torch}" in out
-    for p in docs.pitfalls(loss):
+    for p in loss.pitfalls:
         assert " ".join(p.split()[:4]) in " ".join(out.split())
     # the worked example is exactly what running it prints
     example = run(loss.name, *shlex.split(loss.example), env={"COLUMNS": "100"})
@@ -226,10 +240,23 @@ def test_explain_resolves_aliases_and_rejects_unknown_names():
     assert r.exit_code == 2 and "unknown loss" in r.stderr
 
 
-def test_pitfalls_come_from_the_registry_first():
-    for loss in LOSSES:
-        if loss.pitfalls:
-            assert docs.pitfalls(loss) == loss.pitfalls
+# The pitfalls users trip on most, which `explain` must show (as the registry entry words them).
+KNOWN_PITFALLS = {
+    "kl_div": ["batchmean"],  # mean is not the KL divergence
+    "cross_entropy": ["--weight", "logits"],  # weighted-mean denominator; raw scores in
+    "nll": ["log-probabilities"],
+    "bce": ["-100", "bce_with_logits"],  # the clamp; probabilities in
+    "ctc": ["target length", "log_softmax"],  # per-length mean; log-softmaxed input
+}
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN_PITFALLS))
+def test_the_classic_pitfalls_are_in_the_registry(name):
+    if name not in NAMES:
+        pytest.skip(f"{name} is not registered")
+    text = " ".join(next(loss for loss in LOSSES if loss.name == name).pitfalls)
+    for word in KNOWN_PITFALLS[name]:
+        assert word in text, f"{name}'s pitfalls should mention {word}"
 
 
 @pytest.mark.parametrize("columns", [60, 80])
