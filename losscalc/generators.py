@@ -20,7 +20,7 @@ import re
 
 import numpy as np
 
-from .tensors import MAX_ELEMENTS, NUMBER, SIGNED_NUMBER, number, quote
+from .tensors import MAX_ELEMENTS, NUMBER, SIGNED_NUMBER, number, quote, shape_too_large
 
 GENERATORS = ("zeros", "ones", "full", "rand", "randn", "randint", "arange", "linspace", "eye")
 MAX_DIMS = 8  # dimensions a generator may ask for
@@ -92,7 +92,12 @@ def _call(func: str, args: list, fail, rng: np.random.Generator) -> np.ndarray:
         if len(dims) > MAX_DIMS:
             raise fail(f"a shape may have at most {MAX_DIMS} dimensions, got {len(dims)}")
         dims = tuple(whole(d, "a dimension") for d in dims)
-        size(math.prod(dims), f"shape {dims}")
+        return checked(dims)
+
+    def checked(dims: tuple) -> tuple:
+        too_large = shape_too_large(dims)  # zeros(0, 2**62) too: its zero dims are not counted
+        if too_large:
+            raise fail(too_large)
         return dims
 
     if func in ("zeros", "ones", "rand", "randn"):
@@ -125,5 +130,4 @@ def _call(func: str, args: list, fail, rng: np.random.Generator) -> np.ndarray:
         return np.linspace(start, stop, num)
     numbers(1, 2)  # eye(n) or eye(n, m)
     n, m = whole(args[0], "eye's n"), whole(args[-1], "eye's m")
-    size(n * m, f"eye({n}, {m})")
-    return np.eye(n, m)
+    return np.eye(*checked((n, m)))

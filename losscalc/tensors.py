@@ -25,7 +25,9 @@ import numpy as np
 from losscalc.errors import LossError
 
 MAX_ELEMENTS = 2**28  # refuse larger tensors, before allocating them
-MAX_TEXT_CHARS = 50_000_000  # inline text, stdin text and text files (csv, tsv, txt, json)
+MAX_TEXT_CHARS = 50_000_000  # bytes of stdin text and of text files (csv, tsv, txt, json)
+MAX_INLINE_CHARS = 1_000_000  # an inline argument (a shell passes at most 131072 anyway)
+MAX_NPY_HEADER = 10_000  # bytes; numpy's own limit for a header it will parse
 MAX_DEPTH = 32  # nesting of inline and JSON lists
 MMAP_THRESHOLD = 16 * 2**20  # .npy files larger than this are memory-mapped
 NPY_MAGIC = b"\x93NUMPY"
@@ -64,6 +66,17 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def shape_too_large(shape) -> str | None:
+    """Why a tensor of `shape` may not be made, or None. Its zero dimensions are left out of
+    the count: an empty (2**62, 0) tensor costs as much to print as a full (2**62,) one."""
+    span = math.prod(int(d) for d in shape if d)
+    if span <= MAX_ELEMENTS:
+        return None
+    counted = " not counting its zero dimensions" if 0 in shape else ""
+    return (f"shape {tuple(int(d) for d in shape)} has {span} elements{counted}, more than "
+            f"the limit of {MAX_ELEMENTS} (2**28)")
+
+
 def _failer(name: str, source: str):
     """A function turning 'what is wrong' into the LossError for this argument and source."""
     return lambda what: LossError(f"{name}: {source}: {what}.")
@@ -88,7 +101,8 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
         raise LossError(f"{name}: could not read {quote(text)}: not enough memory.") from None
     except (OSError, ValueError, OverflowError, EOFError, zipfile.BadZipFile, zlib.error,
             csv.Error) as exc:
-        raise LossError(f"{name}: could not read {quote(text)}: {_one_line(exc)}.") from exc
+        raise LossError(f"{name}: could not read {quote(text)}: "
+                        f"{_one_line(exc).rstrip('.')}.") from exc
     array = np.asarray(array)
     if array.size > MAX_ELEMENTS:
         raise LossError(f"{name}: {source} has {array.size} elements, more than the limit of "
@@ -103,9 +117,9 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
     target = _file_target(text)
     if target is not None:
         return _from_file(*target, name)
-    if len(text) > MAX_TEXT_CHARS:
+    if len(text) > MAX_INLINE_CHARS:  # refused before parsing: ~4 µs per value to parse
         raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
-                        f"the limit of {MAX_TEXT_CHARS}; put large tensors in a .npy file.")
+                        f"the limit of {MAX_INLINE_CHARS}; put large tensors in a .npy file.")
     s = text.strip()
     if _CALL_HEAD.match(s):
         from .generators import generate  # imported on use: it needs this module's literals
@@ -262,25 +276,26 @@ def _inline(s: str, fail) -> np.ndarray:
 
 
 def _from_stdin(name: str, stdin) -> tuple[np.ndarray, str]:
-    """Read `-`: .npy bytes (told apart by the magic prefix) or text."""
-    data = (sys.stdin.buffer if stdin is None else stdin).read()
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    if data.startswith(NPY_MAGIC):
-        fail = _failer(name, "standard input (npy)")
-        stream = io.BytesIO(data)
-        _check_npy_header(stream, fail)
-        stream.seek(0)
-        return _checked_load(lambda: np.load(stream, allow_pickle=False), fail), "stdin (npy)"
+    """Read `-`: .npy bytes (told apart by the magic prefix) or text.
+
+    Never more than a bounded amount: an endless stream (`yes |`, `cat /dev/zero |`) is
+    refused once it passes the text limit, or once it passes what its .npy header announced.
+    """
+    stream = sys.stdin.buffer if stdin is None else stdin
+    data = _read_up_to(stream, len(NPY_MAGIC))
+    if data == NPY_MAGIC:
+        return _npy_from_stream(data, stream, _failer(name, "standard input (npy)")), \
+            "stdin (npy)"
+    data += _read_up_to(stream, MAX_TEXT_CHARS + 1 - len(data))
     fail = _failer(name, "standard input")
+    if len(data) > MAX_TEXT_CHARS:
+        raise fail(f"holds more than {MAX_TEXT_CHARS} bytes of text; send .npy bytes instead")
     if not data.strip():
         raise fail("is empty; expected .npy bytes or text such as 1,2,3")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise fail("is neither .npy bytes (no \\x93NUMPY magic) nor UTF-8 text") from None
-    if len(text) > MAX_TEXT_CHARS:
-        raise fail(f"holds more than {MAX_TEXT_CHARS} characters; send .npy bytes instead")
     s = text.strip()
     if s.startswith("[") or ";" in s or (len(s.split()) == 1 and "," not in s):
         try:
@@ -288,6 +303,32 @@ def _from_stdin(name: str, stdin) -> tuple[np.ndarray, str]:
         except _NotInline:
             raise fail(f"could not read {quote(s)} as a tensor; expected numbers") from None
     return _table_array(*_read_table(text, None, fail), None, fail), "stdin (text)"
+
+
+def _read_up_to(stream, n: int) -> bytes:
+    """Up to `n` bytes from a binary or text stream; fewer only at its end."""
+    chunks, got = [], 0
+    while got < n:
+        chunk = stream.read(n - got)
+        if not chunk:
+            break
+        if isinstance(chunk, str):
+            chunk = chunk.encode("utf-8")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _npy_from_stream(magic: bytes, stream, fail) -> np.ndarray:
+    """A .npy from a stream that cannot seek back (stdin): the header first, checked, then
+    exactly the number of data bytes it announces."""
+    data = magic + _read_up_to(stream, 2)  # the format version, (1, 0), (2, 0) or (3, 0)
+    data += _read_up_to(stream, 2 if data[6:7] == b"\x01" else 4)  # the header's length
+    length = int.from_bytes(data[8:], "little")
+    data += _read_up_to(stream, min(length, MAX_NPY_HEADER))  # numpy refuses longer ones
+    shape, dtype = _check_npy_header(io.BytesIO(data), fail)
+    data += _read_up_to(stream, math.prod(shape) * dtype.itemsize)
+    return _checked_load(lambda: np.load(io.BytesIO(data), allow_pickle=False), fail)
 
 
 def _file_target(text: str) -> tuple[str, str | None] | None:
@@ -306,8 +347,10 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     fail = _failer(name, f"file {quote(shown, 80)}")
     if os.path.isdir(path):
         raise fail("is a directory; expected a file")
-    if not os.path.isfile(path):
-        raise fail("file not found")
+    if not os.path.exists(path):
+        raise fail("is a broken symbolic link" if os.path.islink(path) else "file not found")
+    if not os.path.isfile(path):  # reading a FIFO would wait for a writer; a device, forever
+        raise fail("is not a regular file (a pipe, socket or device); expected a file")
     suffix = os.path.splitext(path)[1].lower()
     if key is not None and suffix not in KEYED_SUFFIXES:
         raise fail(f"a ':key' only applies to {', '.join(KEYED_SUFFIXES)} files")
@@ -321,13 +364,16 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     if os.path.getsize(path) > MAX_TEXT_CHARS:
         raise fail(f"is larger than {MAX_TEXT_CHARS} bytes; convert it to .npy")
     with open(path, "rb") as f:
-        try:
-            text = f.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise fail(f"is not UTF-8 text (byte {exc.start})") from None
+        data = f.read(MAX_TEXT_CHARS + 1)  # bounded even if the file grows meanwhile
+    if len(data) > MAX_TEXT_CHARS:
+        raise fail(f"is larger than {MAX_TEXT_CHARS} bytes; convert it to .npy")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise fail(f"is not UTF-8 text (byte {exc.start})") from None
     if suffix == ".json":
-        try:
-            obj = json.loads(text)
+        try:  # integers as inline ones: beyond int64 a float, never a 5000-digit int
+            obj = json.loads(text, parse_int=number)
         except json.JSONDecodeError as exc:
             raise fail(f"is not valid JSON ({exc})") from None
         return _nested_to_array(obj, fail), path
@@ -335,8 +381,9 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     return _table_array(*_read_table(text, delimiter, fail), key, fail), shown
 
 
-def _check_npy_header(f, fail) -> None:
-    """Read a .npy header from `f`; refuse a bad file, a non-numeric dtype or a huge shape."""
+def _check_npy_header(f, fail) -> tuple[tuple, np.dtype]:
+    """Read a .npy header from `f`; refuse a bad file, a non-numeric dtype or a huge shape.
+    Returns the shape and the dtype."""
     try:
         version = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
@@ -347,9 +394,10 @@ def _check_npy_header(f, fail) -> None:
     if dtype.kind not in "biuf":
         raise fail(f"holds an array of dtype {dtype}; expected a numeric array "
                    "(bool, integer or float)")
-    if math.prod(shape) > MAX_ELEMENTS:
-        raise fail(f"holds an array of shape {shape} with {math.prod(shape)} elements, more "
-                   f"than the limit of {MAX_ELEMENTS} (2**28)")
+    too_large = shape_too_large(shape)
+    if too_large:
+        raise fail(f"holds an array whose {too_large}")
+    return shape, dtype
 
 
 def _checked_load(load, fail) -> np.ndarray:

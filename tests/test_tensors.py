@@ -250,6 +250,7 @@ def test_missing_file_directory_and_key_on_npy(here):
 
 def test_text_file_size_limit(here, monkeypatch):
     monkeypatch.setattr(tensors, "MAX_TEXT_CHARS", 10)
+    monkeypatch.setattr(tensors, "MAX_INLINE_CHARS", 10)
     write("long.csv", "1,2,3,4,5,6,7,8\n")
     assert "convert it to .npy" in error("long.csv")
     assert "put large tensors in a .npy file" in error("1,2,3,4,5,6,7")
