@@ -10,11 +10,24 @@ from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
 from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast
 
+
+def _warn_silent_broadcast(a, b, a_name: str = "input", b_name: str = "target") -> None:
+    """common.warn_if_broadcast says PyTorch warns too; for this loss it does not.
+    (To move into common.py as an option of warn_if_broadcast.)"""
+    if a.shape != b.shape:
+        warn(
+            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: they "
+            "will be broadcast, which is probably not what you meant (PyTorch broadcasts them silently). "
+            "Give them the same shape."
+        )
+
+
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
 
 def _weighted(err: np.ndarray, input: np.ndarray, weight, terms: dict) -> KernelOut:
-    """The element losses, weighted as F.l1_loss/F.mse_loss/F.huber_loss weight them."""
+    """The element losses, weighted as F.l1_loss/F.mse_loss weight them: mean = Σ w·l / Σ w.
+    (F.huber_loss takes a plain mean of w·l instead; see huber.)"""
     if weight is None:
         return KernelOut(err, terms)
     check_same_shape(input, weight, "input", "--weight")
@@ -144,7 +157,7 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
     References:
         torch.nn.PoissonNLLLoss, torch.nn.functional.poisson_nll_loss
     """
-    warn_if_broadcast(input, target)
+    _warn_silent_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     if log_input:
         rate = np.exp(x)
@@ -211,7 +224,7 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
             "(values below --eps are raised to it)."
         )
     var = _gaussian_var(input, var)
-    warn_if_broadcast(input, target)
+    _warn_silent_broadcast(input, target)
     x, y, v = broadcast({"input": input, "target": target, "var": var})
     v = np.maximum(v, eps)
     scaled = (x - y) ** 2 / v
