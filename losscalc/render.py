@@ -176,7 +176,7 @@ def _render_table(result: Result, stream, precision, max_rows, width):
 
     precision = precision or TABLE_PRECISION
     console = Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
-    console.print(header_text(result))
+    console.print(header_text(result), soft_wrap=True)
     shape = str(tuple(result.value.shape))
     if result.value.ndim == 0:
         console.print(f"value: {number(result.value)}   shape: {shape}")
