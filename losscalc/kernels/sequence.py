@@ -318,7 +318,7 @@ def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
     return {
         "best path": np.where(none, "(none)", _join_rows(labels, keep, blank)),
         "collapsed": np.where(none, "(none)", _join_rows(labels, emitted, blank)),
-        "best path -log p": -score,
+        "-log p(best)": -score,
     }
 
 
