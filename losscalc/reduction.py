@@ -63,7 +63,8 @@ def apply_reduction(out: KernelOut, reduction: str) -> tuple[np.ndarray, Arithme
         return np.asarray(total), Arithmetic("sum", total, "Σ l", None, "", e.size, notes)
     if reduction == "batchmean":
         batch = out.batch if out.batch is not None else 1
-        value = total / e.dtype.type(batch) if batch else total
+        with np.errstate(divide="ignore", invalid="ignore"):  # an empty batch: 0/0 = nan, as PyTorch
+            value = total / e.dtype.type(batch)
         return np.asarray(value, e.dtype), Arithmetic("batchmean", total, "Σ l", batch, "batch size", e.size, notes)
     if reduction == "mean":
         if out.mean_warning:

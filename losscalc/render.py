@@ -51,8 +51,8 @@ def _breakdown(result: Result):
     columns: list[tuple[str, np.ndarray]] = []
     for name, t in result.inputs.items():
         a = t.array
-        if name.startswith("--") or a.ndim > len(shape):
-            continue
+        if name.startswith("--") or name in result.terms or a.ndim > len(shape):
+            continue  # a term of the same name is the input as the kernel aligned it
         try:
             columns.append((name, np.broadcast_to(a, shape)))
         except ValueError:

@@ -167,8 +167,6 @@ def test_kl_div_batchmean_divides_by_the_inputs_first_dimension():
         strict("kl_div", np.array(-0.5), np.array(0.5), reduction="sum").value
 
 
-@pytest.mark.xfail(strict=True, reason="core reducer: batchmean with a batch of 0 returns the sum (0) "
-                                       "where PyTorch divides 0 by 0 (nan); see the report")
 def test_kl_div_batchmean_of_an_empty_batch_is_nan():
     assert np.isnan(strict("kl_div", np.zeros((0,)), np.zeros((0,)), reduction="batchmean").value)
 

@@ -6,20 +6,9 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, check_same_shape, shape_str, warn_unless_pm1
+from .common import KernelOut, check_same_shape, shape_str, warn_unless_pm1, warn_if_broadcast
 
 _SAME = " (PyTorch refuses to broadcast them for this loss)"
-
-
-def _warn_silent_broadcast(a, b, a_name: str = "input", b_name: str = "target") -> None:
-    """common.warn_if_broadcast says PyTorch warns too; for this loss it does not.
-    (To move into common.py as an option of warn_if_broadcast.)"""
-    if a.shape != b.shape:
-        warn(
-            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: they "
-            "will be broadcast, which is probably not what you meant (PyTorch broadcasts them silently). "
-            "Give them the same shape."
-        )
 
 
 def _check_unit_interval(t: np.ndarray, name: str, hint: str) -> None:
@@ -128,7 +117,7 @@ def soft_margin(input, target):
         torch.nn.SoftMarginLoss, torch.nn.functional.soft_margin_loss
     """
     y = _expand(target, input.shape, "target")
-    _warn_silent_broadcast(input, target)
+    warn_if_broadcast(input, target, torch_warns=False)
     warn_unless_pm1(target, "target", "soft_margin")
     margin = -input * y
     return KernelOut(np.log1p(np.exp(margin)), {"-y·x": margin})

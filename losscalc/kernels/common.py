@@ -36,11 +36,14 @@ def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
         ) from None
 
 
-def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_name: str = "target") -> None:
+def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_name: str = "target",
+                      *, torch_warns: bool = True) -> None:
+    """Warn when two tensors that should match will be broadcast (say whether PyTorch warns too)."""
     if a.shape != b.shape:
+        torch = "PyTorch warns the same" if torch_warns else "PyTorch broadcasts them silently"
         warn(
             f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: "
-            "they will be broadcast, which is probably not what you meant (PyTorch warns the same). "
+            f"they will be broadcast, which is probably not what you meant ({torch}). "
             "Give them the same shape."
         )
 
@@ -81,6 +84,6 @@ def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this 
         pos = tuple(int(i) for i in np.argwhere(odd)[0])
         warn(
             f"{name} should hold only 1 and -1 for {loss}; it holds {int(odd.sum())} other "
-            f"value(s), first {target[pos]!r} at index {list(pos)}. PyTorch computes anyway; "
+            f"value(s), first {target[pos]} at index {list(pos)}. PyTorch computes anyway; "
             "did you mean labels in {-1, 1} rather than {0, 1}?"
         )

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import warn
 from ..registry import REDUCTIONS, Loss, Option, Tensor
-from .common import KernelOut, broadcast, shape_str
+from .common import KernelOut, broadcast, warn_if_broadcast
 
 KL_MEAN_WARNING = (
     "--reduction mean divides the summed KL divergence by the number of elements (batch size "
@@ -14,17 +14,6 @@ KL_MEAN_WARNING = (
     "batch size only and is the KL divergence as mathematics defines it. PyTorch warns the same "
     "and plans to make mean behave like batchmean in a future major release."
 )
-
-
-def _warn_silent_broadcast(a, b, a_name: str = "input", b_name: str = "target") -> None:
-    """common.warn_if_broadcast says PyTorch warns too; for this loss it does not.
-    (To move into common.py as an option of warn_if_broadcast.)"""
-    if a.shape != b.shape:
-        warn(
-            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: they "
-            "will be broadcast, which is probably not what you meant (PyTorch broadcasts them silently). "
-            "Give them the same shape."
-        )
 
 
 def _warn_if_not_log_probabilities(input: np.ndarray) -> None:
@@ -82,7 +71,7 @@ def kl_div(input, target, *, log_target=False):
         torch.nn.KLDivLoss, torch.nn.functional.kl_div;
         Kullback and Leibler, "On Information and Sufficiency", 1951
     """
-    _warn_silent_broadcast(input, target)
+    warn_if_broadcast(input, target, torch_warns=False)
     _warn_if_not_log_probabilities(input)
     _warn_on_target(target, log_target)
     x, y = broadcast({"input": input, "target": target})

@@ -11,17 +11,6 @@ from ..registry import Loss, Option, Tensor
 from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast
 
 
-def _warn_silent_broadcast(a, b, a_name: str = "input", b_name: str = "target") -> None:
-    """common.warn_if_broadcast says PyTorch warns too; for this loss it does not.
-    (To move into common.py as an option of warn_if_broadcast.)"""
-    if a.shape != b.shape:
-        warn(
-            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: they "
-            "will be broadcast, which is probably not what you meant (PyTorch broadcasts them silently). "
-            "Give them the same shape."
-        )
-
-
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
 
@@ -157,7 +146,7 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
     References:
         torch.nn.PoissonNLLLoss, torch.nn.functional.poisson_nll_loss
     """
-    _warn_silent_broadcast(input, target)
+    warn_if_broadcast(input, target, torch_warns=False)
     x, y = broadcast({"input": input, "target": target})
     if log_input:
         rate = np.exp(x)
@@ -224,15 +213,15 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
             "(values below --eps are raised to it)."
         )
     var = _gaussian_var(input, var)
-    _warn_silent_broadcast(input, target)
-    x, y, v = broadcast({"input": input, "target": target, "var": var})
-    v = np.maximum(v, eps)
+    warn_if_broadcast(input, target, torch_warns=False)
+    x, y, aligned = broadcast({"input": input, "target": target, "var": var})
+    v = np.maximum(aligned, eps)
     scaled = (x - y) ** 2 / v
     log_var = np.log(v)
     elements = 0.5 * (log_var + scaled)
     if full:
         elements = elements + 0.5 * math.log(2 * math.pi)
-    return KernelOut(elements, {"var clamped": v, "log var": log_var, "(x-y)²/var": scaled})
+    return KernelOut(elements, {"var": aligned, "var clamped": v, "log var": log_var, "(x-y)²/var": scaled})
 
 
 XY = (Tensor("input", help="predictions"), Tensor("target", help="true values"))

@@ -12,11 +12,12 @@ tests/golden/<family>.json; tests/test_golden.py checks them always).
 from __future__ import annotations
 
 import importlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-FAMILIES = ["regression", "embedding", "binary", "divergence", "sequence"]
+FAMILIES = ["regression", "embedding", "binary", "divergence", "classification", "sequence"]
 
 
 @dataclass
@@ -43,12 +44,12 @@ def family(name: str):
 
 def to_torch(torch, value, dtype):
     """A NumPy array as a torch tensor: floats in `dtype`, integers as int64."""
-    a = np.asarray(value)
+    a = np.asarray(value)  # (np.array keeps 0-d arrays 0-d; np.ascontiguousarray would not)
     if a.dtype.kind == "f":
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=dtype))
+        return torch.from_numpy(np.array(a, dtype=dtype))
     if a.dtype.kind == "b":
         return torch.from_numpy(a.copy())
-    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.int64))
+    return torch.from_numpy(np.array(a, dtype=np.int64))
 
 
 def torch_result(torch, case: Case, dtype=np.float64) -> np.ndarray:
@@ -56,7 +57,9 @@ def torch_result(torch, case: Case, dtype=np.float64) -> np.ndarray:
 
     tensors = [to_torch(torch, t, dtype) for t in case.tensors]
     options = {k: to_torch(torch, v, dtype) if isinstance(v, np.ndarray) else v for k, v in case.options.items()}
-    out = family_of(case.loss).torch_value(F, case, tensors, options)
+    with warnings.catch_warnings():  # torch's own deprecation and broadcast warnings
+        warnings.simplefilter("ignore")
+        out = family_of(case.loss).torch_value(F, case, tensors, options)
     return out.detach().double().numpy()
 
 

@@ -170,16 +170,9 @@ def error_cases(rng):
     ])
 
 
-def _as_cased(case, tensors, options):
-    """Undo tests.cases.to_torch turning 0-d arrays into shape (1,) (np.ascontiguousarray
-    returns at least 1-d): every tensor back in the shape the case gives it."""
-    tensors = [t.reshape(np.shape(a)) for t, a in zip(tensors, case.tensors)]
-    options = {k: v.reshape(np.shape(case.options[k])) if hasattr(v, "reshape") else v for k, v in options.items()}
-    return tensors, options
 
 
 def torch_value(F, case, tensors, options):
-    tensors, options = _as_cased(case, tensors, options)
     fn = {
         "l1": F.l1_loss, "mse": F.mse_loss, "smooth_l1": F.smooth_l1_loss, "huber": F.huber_loss,
         "poisson_nll": F.poisson_nll_loss, "gaussian_nll": F.gaussian_nll_loss,
