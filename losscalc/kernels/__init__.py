@@ -2,7 +2,8 @@
 `LOSSES` list of registry entries; the registry gathers them in this order."""
 
 from . import embedding, regression
+from . import classification
 from . import sequence
 from . import binary, divergence
 
-FAMILIES = (regression, embedding, binary, divergence, sequence)
+FAMILIES = (regression, embedding, binary, divergence, sequence, classification)

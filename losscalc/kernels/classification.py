@@ -1,0 +1,493 @@
+"""Classification losses: scores or log-probabilities over C classes against class indices,
+class probabilities or multi-label targets."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LossError, warn
+from ..registry import Loss, Option, Tensor
+from .common import KernelOut, broadcast, check_class_indices, check_size, shape_str
+
+CHUNK = 1 << 20  # elements per block of the chunked log-sum-exp
+SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
+
+
+def _as_ncd(input: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Scores (C), (N, C) or (N, C, d1..dk) as an (N, C, D) view, and the shape of one loss per item."""
+    if input.ndim == 0:
+        raise LossError("input must have a class dimension: (C), (N, C) or (N, C, d1, ..., dk); got a scalar.")
+    if input.ndim == 1:
+        return input.reshape(1, input.shape[0], 1), ()
+    n, c = input.shape[:2]
+    return input.reshape(n, c, int(np.prod(input.shape[2:]))), (n, *input.shape[2:])
+
+
+def _index_target(input: np.ndarray, target: np.ndarray, n: int, d: int) -> np.ndarray:
+    """Check a class-index target's shape against the input's; return it as (N, D)."""
+    if input.ndim == 1:
+        if target.ndim == 0 or target.shape == (1,):
+            return target.reshape(1, 1)
+        raise LossError(
+            f"target {shape_str(target.shape)}: for an input of one item, {shape_str(input.shape)} "
+            "(C classes), the target is one class index: a scalar, or shape (1)."
+        )
+    expected = (n, *input.shape[2:])
+    if target.ndim == 0 or target.shape[0] != n:
+        got = "a scalar" if target.ndim == 0 else f"{target.shape[0]} (target shape {shape_str(target.shape)})"
+        raise LossError(
+            f"batch size mismatch: input {shape_str(input.shape)} has {n} item(s) in its first "
+            f"dimension but target has {got}; target should have shape {shape_str(expected)}."
+        )
+    if target.shape != expected:
+        raise LossError(
+            f"target {shape_str(target.shape)} does not fit input {shape_str(input.shape)}: "
+            f"the target should have shape {shape_str(expected)}, the input's shape without its "
+            "class dimension (dimension 1)."
+        )
+    return target.reshape(n, d)
+
+
+def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
+    """Row statistics of scores x (N, C, D) over the classes, block by block (~CHUNK elements,
+    preallocated buffers): the max m, log Σ_c exp(x_c - m), and when asked `dot` = Σ_c v_c (x_c - m)
+    for a class vector v; with probability targets p, q = (p (1 - ε) + ε/C) · v and
+    `dot` = Σ_c q_c (x_c - m), `qsum` = Σ_c q_c. Returns (m, logs, dot, qsum), each (N, D)."""
+    n, c, d = x.shape
+    dt = x.dtype
+    m, logs = np.empty((n, d), dt), np.empty((n, d), dt)
+    dot = np.zeros((n, d), dt) if vec is not None or probs is not None else None
+    qsum = np.zeros((n, d), dt) if probs is not None else None
+    if c == 0:
+        m.fill(-np.inf), logs.fill(-np.inf)
+        return m, logs, dot, qsum
+    rows = max(1, CHUNK // max(c * d, 1))
+    cols = d if c * d <= CHUNK else max(1, CHUNK // c)
+    buf = np.empty((min(rows, n), c, min(cols, d)), dt)
+    qbuf = np.empty_like(buf) if probs is not None else None
+    ones = np.ones(c, dt)
+    for r0 in range(0, n, rows):
+        r1 = min(r0 + rows, n)
+        for c0 in range(0, d, cols):
+            c1 = min(c0 + cols, d)
+            xb, b = x[r0:r1, :, c0:c1], buf[: r1 - r0, :, : c1 - c0]
+            if d == 1:  # (N, C): 2-D views, BLAS dot products for the class sums
+                x2, b2, m1, s1 = xb[:, :, 0], b[:, :, 0], m[r0:r1, 0], logs[r0:r1, 0]
+                if c <= SMALL_C:
+                    np.copyto(m1, x2[:, 0])
+                    for k in range(1, c):
+                        np.maximum(m1, x2[:, k], out=m1)
+                else:
+                    np.max(x2, axis=1, out=m1)
+                np.subtract(x2, m1[:, None], out=b2)
+                if probs is not None:
+                    q = qbuf[: r1 - r0, :, 0]
+                    np.multiply(probs[r0:r1, :, 0], dt.type(1 - smoothing), out=q)
+                    if smoothing:
+                        q += dt.type(smoothing / c)
+                    if vec is not None:
+                        q *= vec
+                    np.dot(q, ones, out=qsum[r0:r1, 0])
+                    q *= b2
+                    np.dot(q, ones, out=dot[r0:r1, 0])
+                elif vec is not None:
+                    np.dot(b2, vec, out=dot[r0:r1, 0])
+                np.exp(b2, out=b2)
+                np.dot(b2, ones, out=s1)
+                np.log(s1, out=s1)
+                continue
+            mb, sb = m[r0:r1, c0:c1], logs[r0:r1, c0:c1]
+            np.max(xb, axis=1, out=mb)
+            np.subtract(xb, mb[:, None, :], out=b)
+            if probs is not None:
+                q = qbuf[: r1 - r0, :, : c1 - c0]
+                np.multiply(probs[r0:r1, :, c0:c1], dt.type(1 - smoothing), out=q)
+                if smoothing:
+                    q += dt.type(smoothing / c)
+                if vec is not None:
+                    q *= vec[:, None]
+                np.sum(q, axis=1, out=qsum[r0:r1, c0:c1])
+                q *= b
+                np.sum(q, axis=1, out=dot[r0:r1, c0:c1])
+            elif vec is not None:
+                dot[r0:r1, c0:c1] = np.einsum("ncd,c->nd", b, vec)
+            np.exp(b, out=b)
+            np.sum(b, axis=1, out=sb)
+            np.log(sb, out=sb)
+    return m, logs, dot, qsum
+
+
+def _item(flat: int, shape) -> str:
+    """The position of one loss element, for messages."""
+    return str([int(i) for i in np.unravel_index(flat, shape)]) if shape else "()"
+
+
+def _smoothing(label_smoothing: float) -> float:
+    if label_smoothing > 1:
+        raise LossError(f"--label-smoothing must be between 0.0 and 1.0; got {label_smoothing}.")
+    if not label_smoothing >= 0:
+        warn(
+            f"--label-smoothing {label_smoothing} is negative: PyTorch silently ignores it and "
+            "computes without smoothing, and so does losscalc. Did you mean a value in [0, 1]?"
+        )
+    return label_smoothing if label_smoothing > 0 else 0.0
+
+
+def _weight(weight, c: int):
+    if weight is not None:
+        check_size(weight, c, "--weight", "one weight per class")
+    return weight
+
+
+def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The mask of ignored items, the targets with those set to class 0, and the reduction note."""
+    ignored = y == ignore_index
+    k = int(ignored.sum())
+    if n_items and k == n_items:
+        warn(
+            f"every target equals the ignore index {ignore_index}: no item counts, so the mean is "
+            "0 / 0 = nan and the sum is 0, as in PyTorch. Check --ignore-index and the targets."
+        )
+    note = f"{k} of {n_items} item(s) ignored (target = ignore_index {ignore_index}): they count neither in the sum nor in the denominator"
+    return ignored, np.where(ignored, 0, y), [note]
+
+
+def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape) -> KernelOut:
+    """The weighted mean PyTorch's nll_loss takes: Σ w_y l / Σ w_y over the items not ignored."""
+    if weight is None:
+        den, num_label, den_label = int(ignored.size - ignored.sum()), "Σ l", "N (items not ignored)"
+    else:
+        den, num_label, den_label = wy.sum(dtype=elements.dtype), "Σ w·l", "Σ w (items not ignored)"
+    mean_warning = None
+    if weight is not None and den == 0 and not ignored.all():
+        mean_warning = "the weights of the targets not ignored sum to 0, so the mean is 0 / 0 = nan (as in PyTorch)."
+    if ignored.any():
+        terms["ignored"] = np.where(ignored, "ignored", "").reshape(out_shape)
+    return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
+                     denominator_label=den_label, notes=notes, mean_warning=mean_warning)
+
+
+def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smoothing=0.0):
+    """Cross entropy between softmax(input) and the target: log-softmax and NLL in one step.
+
+    Formula:
+        class-index target y:   l_n = (1 - ε) w_{y_n} (logsumexp(x_n) - x_{n,y_n})
+                                      + (ε / C) Σ_c w_c (logsumexp(x_n) - x_{n,c})
+                                mean = Σ l_n / Σ w_{y_n}, over the items not ignored
+                                (l_n = 0 where y_n = ignore_index; w_c = 1 without --weight)
+        probability target p:   l_n = -Σ_c w_c q_{n,c} log_softmax(x_n)_c,
+                                q = (1 - ε) p + ε / C;  mean = Σ l_n / N
+        (ε = --label-smoothing; PyTorch ignores a negative ε.)
+
+    Shape:
+        input (C), (N, C) or (N, C, d1, ..., dk) of unnormalised scores (logits);
+        target () or (N) or (N, d1, ..., dk) of class indices in [0, C) (integers, or floats
+        holding whole numbers), or class probabilities of the input's shape (floats);
+        weight (C); output (), (N) or (N, d1, ..., dk), or () when reduced.
+
+    References:
+        torch.nn.CrossEntropyLoss, torch.nn.functional.cross_entropy
+    """
+    x, out_shape = _as_ncd(input)
+    n, c, d = x.shape
+    weight = _weight(weight, c)
+    eps = _smoothing(label_smoothing)
+    if target.shape == input.shape:
+        return _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape)
+    if target.dtype.kind == "f":
+        from ..tensors import as_index
+
+        target = as_index(target, "target")
+    y = _index_target(input, target, n, d)
+    if eps and input.ndim == 1 and target.ndim == 1:
+        raise LossError("target (1): PyTorch cannot use label smoothing with a (1)-shaped target for a "
+                        "1-D input; give the target as a scalar.")
+    check_class_indices(target, c, "target", ignore_index)
+    ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
+    m, logs, dot, _ = _lse_blocks(x, vec=(weight if weight is not None else np.ones(c, x.dtype)) if eps else None)
+    x_y = np.take_along_axis(x, ysafe[:, None, :], axis=1)[:, 0, :]
+    nll_y = logs - (x_y - m)
+    zero = np.zeros((), x.dtype)
+    wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
+    elements = nll_y if weight is None else wy * nll_y
+    terms = {"logit[y]": np.where(ignored, np.nan, x_y).reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
+    if weight is not None:
+        terms["weight"] = wy.reshape(out_shape)
+    if eps:
+        total_w = weight.sum(dtype=x.dtype) if weight is not None else x.dtype.type(c)
+        smooth = (total_w * logs - dot) * x.dtype.type(eps / c)
+        elements = x.dtype.type(1 - eps) * elements + smooth
+        terms["smoothing"] = np.where(ignored, zero, smooth).reshape(out_shape)
+    elements = np.where(ignored, zero, elements)
+    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape)
+
+
+def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> KernelOut:
+    if target.dtype.kind != "f":
+        raise LossError(
+            f"target {shape_str(target.shape)} has the input's shape, so it is read as class "
+            "probabilities, which must be floating point; it holds integers. Write them as floats "
+            "(1.0, 0.0) for probabilities, or give class indices of shape (N)."
+        )
+    if ignore_index >= 0:
+        raise LossError(
+            f"--ignore-index {ignore_index}: PyTorch does not support ignore_index with class-probability "
+            "targets (a target of the input's shape). Leave it at -100, or give class indices."
+        )
+    if ignore_index != -100:
+        warn(f"--ignore-index {ignore_index} has no effect with class-probability targets (PyTorch ignores it).")
+    n, c, d = x.shape
+    p = target.reshape(x.shape)
+    psum = p.sum(axis=1)
+    off = ~(np.abs(psum - 1) <= 1e-3) | (p < 0).any(axis=1)
+    if c and off.any():
+        first = int(np.argmax(off))
+        warn(
+            f"target is read as class probabilities (it has the input's shape), but {int(off.sum())} of "
+            f"{off.size} item(s) have probabilities that do not sum to 1 or are negative (first: item "
+            f"{_item(first, out_shape)}, sum {float(psum.flat[first]):.6g}). PyTorch computes anyway; did you "
+            "mean a softmax of the target, or class indices?"
+        )
+    m, logs, dot, qsum = _lse_blocks(x, vec=weight, probs=p, smoothing=eps)
+    elements = qsum * logs - dot
+    terms = {"Σ target": psum.reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
+    return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None,
+                     denominator_label="N")
+
+
+def nll(input, target, *, weight=None, ignore_index=-100):
+    """Negative log-likelihood of the target class, given log-probabilities.
+
+    Formula:
+        l_n = -w_{y_n} x_{n,y_n}     (l_n = 0 where y_n = ignore_index; w_c = 1 without --weight)
+        mean = Σ l_n / Σ w_{y_n}, over the items not ignored
+
+    Shape:
+        input (C), (N, C) or (N, C, d1, ..., dk) of log-probabilities (log_softmax output);
+        target () or (N) or (N, d1, ..., dk) of class indices in [0, C); weight (C);
+        output (), (N) or (N, d1, ..., dk), or () when reduced.
+
+    References:
+        torch.nn.NLLLoss (and the old NLLLoss2d), torch.nn.functional.nll_loss
+    """
+    x, out_shape = _as_ncd(input)
+    n, c, d = x.shape
+    weight = _weight(weight, c)
+    y = _index_target(input, target, n, d)
+    check_class_indices(target, c, "target", ignore_index)
+    ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
+    _warn_unless_log_probs(x, out_shape)
+    zero = np.zeros((), x.dtype)
+    x_y = np.take_along_axis(x, ysafe[:, None, :], axis=1)[:, 0, :]
+    wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
+    elements = np.where(ignored, zero, -x_y if weight is None else -(wy * x_y))
+    terms = {"input[y]": np.where(ignored, np.nan, x_y).reshape(out_shape)}
+    if weight is not None:
+        terms["weight"] = wy.reshape(out_shape)
+    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape)
+
+
+def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
+    """Warn when exp(input) rows do not sum to 1 (checked on the first ~CHUNK elements' items)."""
+    n, c, d = x.shape
+    if not x.size:
+        return
+    head = x[: max(1, CHUNK // (c * d))]
+    m, logs, _, _ = _lse_blocks(head)
+    lse = m + logs
+    off = np.abs(lse) > 1e-2  # Σ exp(x) off by about 1% or more; NaN rows are not counted
+    if off.any():
+        first = int(np.argmax(off))
+        hint = "; all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
+        warn(
+            f"input does not look like log-probabilities: exp(input) sums to {float(np.exp(lse.flat[first])):.6g}, "
+            f"not 1, over the classes of {int(off.sum())} of {off.size} item(s) checked (first: item "
+            f"{_item(first, out_shape)}){hint}. "
+            "nll expects log_softmax output: take the log of probabilities first, or use cross_entropy on raw scores."
+        )
+
+
+def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
+    """input (), (C) or (N, C) with C ≥ 1, as (N, C), as PyTorch's multi-margin losses accept it."""
+    if input.ndim > 2 or (input.ndim >= 1 and input.shape[-1] == 0):
+        raise LossError(f"input {shape_str(input.shape)}: {loss} expects (C) or (N, C) scores with C ≥ 1.")
+    return input.reshape(1, -1) if input.ndim < 2 else input
+
+
+def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
+    """Multi-class hinge loss: the target class's score should beat every other by `margin`.
+
+    Formula:
+        l_n = Σ_{i ≠ y_n} w_{y_n} max(0, margin - x_{n,y_n} + x_{n,i})^p / C      (p = 1 or 2)
+        mean = Σ l_n / N
+
+    Shape:
+        input (C) or (N, C); target () or (1) for (C), (N) for (N, C), class indices in [0, C);
+        weight (C); output (N) (or () for a scalar target), or () when reduced.
+
+    References:
+        torch.nn.MultiMarginLoss, torch.nn.functional.multi_margin_loss
+    """
+    if p not in (1, 2):
+        raise LossError(f"--p must be 1 or 2 (the only powers PyTorch supports); got {p}.")
+    x = _matrix(input, "multi_margin")
+    n, c = x.shape
+    if target.ndim > 1 or target.size != n:
+        raise LossError(f"target {shape_str(target.shape)} should be 1-D with one class index per item of "
+                        f"input {shape_str(input.shape)}: shape ({n}).")
+    weight = _weight(weight, c)
+    check_class_indices(target, c, "target")
+    y = target.reshape(n)
+    rows = np.arange(n)
+    x_y = x[rows, y]
+    z = (x.dtype.type(margin) - x_y)[:, None] + x
+    z[rows, y] = 0
+    h = np.where(z > 0, z, 0)  # NaN margins count as 0, as in PyTorch's `if (z > 0)`
+    if p == 2:
+        h = h * h
+    terms = {"x[y]": x_y, "violations": (z > 0).sum(axis=1)}
+    if weight is not None:
+        h = h * weight[y][:, None]
+        terms["weight"] = weight[y]
+    elements = h.sum(axis=1) / x.dtype.type(c)
+    shape = (n,) if target.ndim else ()
+    return KernelOut(elements.reshape(shape), {k: v.reshape(shape) for k, v in terms.items()})
+
+
+def multilabel_margin(input, target):
+    """Multi-label hinge loss: every target class should beat every non-target class by 1.
+
+    Formula:
+        l_n = Σ_{j: target labels} Σ_{i: not a target} max(0, 1 - (x_{n,y_{n,j}} - x_{n,i})) / C
+        (the target labels of a row are its entries before the first -1)
+        mean = Σ l_n / N
+
+    Shape:
+        input (C) or (N, C); target of the same shape, class indices in [0, C) padded with -1
+        (e.g. [3, 0, -1, 1] means classes 3 and 0); output (N), or () for (C) or when reduced.
+
+    References:
+        torch.nn.MultiLabelMarginLoss, torch.nn.functional.multilabel_margin_loss
+    """
+    x = _matrix(input, "multilabel_margin")
+    n, c = x.shape
+    ok = target.shape == input.shape if input.ndim == 2 else (target.ndim <= 1 and target.size == c)
+    if not ok:
+        raise LossError(f"target {shape_str(target.shape)} should have the input's shape {shape_str(input.shape)}: "
+                        "one row of labels per item, padded with -1.")
+    bad = (target < -1) | (target >= c)
+    if bad.any():
+        pos = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise LossError(f"target: label {int(target[pos])} at index {list(pos)} is out of range; expected class "
+                        f"indices 0 to {c - 1}, or -1 to end a row's labels.")
+    y = target.reshape(n, c)
+    valid = np.logical_and.accumulate(y >= 0, axis=1)
+    ys = np.where(valid, y, 0)
+    is_target = np.zeros((n, c), bool)
+    is_target[np.nonzero(valid)[0], ys[valid]] = True
+    x_y = np.take_along_axis(x, ys, axis=1)
+    total = np.empty(n, x.dtype)
+    rows = max(1, CHUNK // (c * c))
+    one = x.dtype.type(1)
+    for r0 in range(0, n, rows):
+        r1 = min(r0 + rows, n)
+        z = (one - x_y[r0:r1, :, None]) + x[r0:r1, None, :]
+        keep = valid[r0:r1, :, None] & ~is_target[r0:r1, None, :] & (z > 0)
+        total[r0:r1] = np.where(keep, z, 0).sum(axis=(1, 2))
+    shape = (n,) if input.ndim == 2 else ()
+    elements = (total / x.dtype.type(c)).reshape(shape)
+    return KernelOut(elements, {"labels": valid.sum(axis=1).reshape(shape)})
+
+
+def _log_sigmoid(x):
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+
+
+def multilabel_soft_margin(input, target, *, weight=None):
+    """Multi-label one-versus-all logistic loss, averaged over the classes.
+
+    Formula:
+        l_n = -Σ_c w_c [y_{n,c} log σ(x_{n,c}) + (1 - y_{n,c}) log σ(-x_{n,c})] / C
+        mean = Σ l_n / N
+
+    Shape:
+        input (N, C) or (C); target of the input's shape with values in [0, 1] (usually 0 or 1);
+        weight (C); output (N), or () for (C) or when reduced. (As in PyTorch, target and weight
+        are broadcast with the input, and the loss is summed over dimension input.ndim - 1.)
+
+    References:
+        torch.nn.MultiLabelSoftMarginLoss, torch.nn.functional.multilabel_soft_margin_loss
+    """
+    if input.ndim == 0:
+        raise LossError("input must have a class dimension, (C) or (N, C); got a scalar.")
+    arrays = {"input": input, "target": target}
+    if weight is not None:
+        arrays["--weight"] = weight
+    x, t, *w = broadcast(arrays)
+    if x.shape != input.shape or target.shape != input.shape:
+        shapes = ", ".join(f"{k} {shape_str(v.shape)}" for k, v in arrays.items())
+        warn(f"{shapes} are broadcast to {shape_str(x.shape)}, as PyTorch does silently; target should "
+             "have the input's shape and --weight shape (C).")
+    one = x.dtype.type(1)
+    loss = -(t * _log_sigmoid(x) + (one - t) * _log_sigmoid(-x))
+    if w:
+        loss = loss * w[0]
+    axis = input.ndim - 1
+    elements = loss.sum(axis=axis) / x.dtype.type(input.shape[-1])
+    return KernelOut(elements, {"Σ target": t.sum(axis=axis)})
+
+
+_IGNORE = Option("ignore_index", int, -100, "target value whose items are left out of the loss and of the mean")
+_CLASS_WEIGHT = Option("weight", "tensor", None, "per-class weights (C); mean = Σ w_y·l / Σ w_y")
+
+LOSSES = [
+    Loss(
+        "cross_entropy", cross_entropy,
+        (Tensor("input", help="scores (logits) over C classes"),
+         Tensor("target", "any", "class indices, or class probabilities of the input's shape")),
+        (_CLASS_WEIGHT, _IGNORE,
+         Option("label_smoothing", float, 0.0, "ε in [0, 1]: mix ε/C of every class into the target")),
+        aliases=("CrossEntropyLoss", "ce", "xent", "softmax_cross_entropy", "categorical_crossentropy"),
+        torch="CrossEntropyLoss",
+        example="--weight 0.6,0.2,0.2 'ones(2,3)*0.5' 0,1",
+        pitfalls=("input is raw scores (logits): do not apply softmax first.",
+                  "with --weight the mean divides by Σ w_y of the items, not by N.",
+                  "a float target of the input's shape is read as class probabilities, not indices."),
+    ),
+    Loss(
+        "nll", nll,
+        (Tensor("input", help="log-probabilities (log_softmax output)"), Tensor("target", "index", "class indices")),
+        (_CLASS_WEIGHT, _IGNORE),
+        aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"),
+        torch="NLLLoss",
+        example="--weight 0.6,0.2,0.2 '[[0.6,0.2,0.2],[0.4,1.2,0.4]]' 0,1",
+        pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),
+    ),
+    Loss(
+        "multi_margin", multi_margin,
+        (Tensor("input", help="scores over C classes"), Tensor("target", "index", "class indices")),
+        (Option("p", int, 1, "power of the hinge, 1 or 2"),
+         Option("margin", float, 1.0, "the margin by which the target score should win"),
+         _CLASS_WEIGHT),
+        aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"),
+        torch="MultiMarginLoss",
+        example="'[[0.1,0.2,0.4,0.8]]' 3",
+    ),
+    Loss(
+        "multilabel_margin", multilabel_margin,
+        (Tensor("input", help="scores over C classes"),
+         Tensor("target", "index", "class indices of each row, padded with -1")),
+        aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"),
+        torch="MultiLabelMarginLoss",
+        example="'[[0.1,0.2,0.4,0.8]]' '[[3,0,-1,1]]'",
+        pitfalls=("labels after the first -1 are ignored; 0 is a class, not padding.",),
+    ),
+    Loss(
+        "multilabel_soft_margin", multilabel_soft_margin,
+        (Tensor("input", help="scores (logits) over C classes"), Tensor("target", help="0 or 1 per class")),
+        (Option("weight", "tensor", None, "per-class weights (C)"),),
+        aliases=("MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss"),
+        torch="MultiLabelSoftMarginLoss",
+        example="'[[0.3,-1.2,2.0]]' '[[1,0,1]]'",
+    ),
+]
