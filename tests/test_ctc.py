@@ -213,3 +213,14 @@ def test_alignment_per_sample_with_variable_lengths_in_csv():
     assert [row["collapsed"] for row in rows] == ["1 2 2", "3", ""]
     assert [len(row["best path"].split()) for row in rows] == [7, 2, 4]  # one symbol per frame in use
     assert rows[2]["best path"] == "_ _ _ _"
+
+
+def test_best_paths_are_skipped_with_a_note_when_the_lattice_is_too_large(monkeypatch):
+    from losscalc.kernels import sequence
+
+    monkeypatch.setattr(sequence, "_PATH_CELLS", 5 * 2 * 5 - 1)  # T=5, N=2, 2S+1=5 states
+    result = quiet(LP, np.array([[1, 2], [3, 4]]), [5, 5], [2, 2], reduction="none")
+    assert "best path" not in result.terms and "target" in result.terms
+    assert "best paths not shown: the lattice has 50 cells" in result.arithmetic.notes[0]
+    monkeypatch.setattr(sequence, "_PATH_CELLS", 50)
+    assert "best path" in quiet(LP, np.array([[1, 2], [3, 4]]), [5, 5], [2, 2]).terms

@@ -15,6 +15,7 @@ from ..registry import Loss, Option, Tensor
 from .common import KernelOut, shape_str
 
 _SHOWN = 3  # samples named in a warning before "and k more"
+_PATH_CELLS = 2**25  # the best path keeps two bits per frame, sample and state: at most 64 MB
 
 
 def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infinity=False):
@@ -56,9 +57,14 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     share = loss / np.maximum(tl, 1).astype(lp.dtype)
     terms = {"input len": il, "target len": tl, "target": _join_rows(labels, _first(tl, labels.shape[1]), blank),
              "l/max(len,1)": share}
-    for name, value in _best_paths(*lattice, tl[order], ext[order], blank, N * C).items():
-        terms[name] = np.empty_like(value)
-        terms[name][order] = value
+    notes = []
+    if int(il.max()) * base.size <= _PATH_CELLS:
+        for name, value in _best_paths(*lattice, tl[order], ext[order], blank, N * C).items():
+            terms[name] = np.empty_like(value)
+            terms[name][order] = value
+    else:
+        notes.append(f"best paths not shown: the lattice has {int(il.max()) * base.size} cells "
+                     f"(frames × samples × states), more than the {_PATH_CELLS} the breakdown keeps.")
     squeeze = (lambda a: a) if batched else (lambda a: a.reshape(()))
     return KernelOut(
         squeeze(loss),
@@ -67,6 +73,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         denominator=N,
         numerator_label="Σ l/max(len,1)",
         denominator_label="N",
+        notes=notes,
     )
 
 
@@ -197,7 +204,8 @@ def _sweep(flat, base, skip, il, stride, *, viterbi):
     """The recursion over time for samples sorted by input length (longest first).
 
     alpha_t(s) = lse(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2) + skip(s)) + log p_t(ext(s)),
-    or max in place of lse (viterbi, also returning int8 backpointers: 0, 1 or 2 states back).
+    or max in place of lse (viterbi), which also records the winning move, for each t, sample and
+    state: `up1` (from s-1 rather than s) and `up2` (from s-2, over both).
     Returns each sample's row at its last frame, t = T_n - 1 (alpha_{-1} = [0, -inf, ...]).
     """
     n, L = base.shape
@@ -209,45 +217,46 @@ def _sweep(flat, base, skip, il, stride, *, viterbi):
     # never -inf and differences stop at `low`, where exp still gives a normal number that cannot
     # change a sum holding exp(0) = 1 (the largest term): exact, and fast.
     floor, low = np.finfo(dt).min, np.log(np.finfo(dt).tiny) + 1
-    cur, nxt = (np.full((n, L + 2), -np.inf, dt) for _ in range(2))  # two -inf columns: shifts are views
+    rows = [np.full((n, L + 2), -np.inf, dt) for _ in range(2)]  # alpha_{t-1}, alpha_t; 2 -inf columns in front
     final = np.full((n, L), -np.inf, dt)
     final[active[0]:, 0] = 0.0  # T_n = 0: the empty alignment
     m, c, e, x, g = (np.empty((n, L), dt) for _ in range(5))
     idx = np.empty((n, L), base.dtype)
-    back = np.zeros((steps, n, L), np.int8) if viterbi else None
+    up1, up2 = (np.zeros((steps, n, L), bool) for _ in range(2)) if viterbi else (None, None)
     if not steps:
-        return final, back
+        return final, (up1, up2)
     k = active[0]
-    cur[:k, 2:4] = flat.take(base[:k, :2], mode="clip")  # t = 0: the blank or the first label
-    final[active[1]:k] = cur[active[1]:k, 2:]  # T_n = 1
+    rows[0][:k, 2:4] = flat.take(base[:k, :2], mode="clip")  # t = 0: the blank or the first label
+    final[active[1]:k] = rows[0][active[1]:k, 2:]  # T_n = 1
+    cached = None
     for t in range(1, steps):
         k = active[t]
-        a, mk, ek, xk, gk = cur[:k], m[:k], e[:k], x[:k], g[:k]
-        x1, x2 = a[:, 2:], a[:, 1:-1]
-        np.add(a[:, :-2], skip[:k], out=xk)
-        np.add(base[:k], t * stride, out=idx[:k])
-        flat.take(idx[:k], out=gk, mode="clip")
+        if k != cached:  # views of the first k samples, made again only when a sample ends
+            cached = k
+            shifts = [(r[:k, 2:], r[:k, 1:-1], r[:k, :-2]) for r in rows]  # states s, s-1, s-2
+            mk, ck, ek, xk, gk, ik, bk, sk = m[:k], c[:k], e[:k], x[:k], g[:k], idx[:k], base[:k], skip[:k]
+        x1, x2, x3 = shifts[(t - 1) % 2]
+        np.add(x3, sk, out=xk)
+        np.add(bk, t * stride, out=ik)
+        flat.take(ik, out=gk, mode="clip")
         np.maximum(x1, x2, out=mk)
         if viterbi:
-            b = back[t, :k]
-            np.greater(x2, x1, out=b, casting="unsafe")
-            np.copyto(b, 2, where=xk > mk)
+            np.greater(x2, x1, out=up1[t, :k])
+            np.greater(xk, mk, out=up2[t, :k])
             np.maximum(mk, xk, out=mk)
         else:  # lse = m + log Σ exp(max(x - c, low)), c = max(m, floor): never exp of -inf or nan from -inf
             np.maximum(mk, xk, out=mk)
-            ck = c[:k]
             np.maximum(mk, floor, out=ck)
-            _exp_diff(xk, ck, low, xk)
             _exp_diff(x1, ck, low, ek)
+            _exp_diff(xk, ck, low, xk)
             np.add(ek, xk, out=ek)
             _exp_diff(x2, ck, low, xk)
             np.add(ek, xk, out=ek)
             np.log(ek, out=ek)
             np.add(mk, ek, out=mk)  # m itself, so every term -inf gives -inf + log p, as PyTorch
-        np.add(mk, gk, out=nxt[:k, 2:])
-        cur, nxt = nxt, cur
-        final[active[t + 1]:k] = cur[active[t + 1]:k, 2:]
-    return final, back
+        np.add(mk, gk, out=shifts[t % 2][0])
+        final[active[t + 1]:k] = rows[t % 2][active[t + 1]:k, 2:]
+    return final, (up1, up2)
 
 
 def _exp_diff(x, shift, low, out):
@@ -296,11 +305,11 @@ def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
 def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
     """The most probable alignment of each sample (Viterbi over the same lattice; samples sorted
     as for the forward pass), raw ("_ 3 3 _ 1") and collapsed ("3 1"), and its -log p."""
-    final, back = _sweep(flat, base, skip, il, stride, viterbi=True)
+    final, (up1, up2) = _sweep(flat, base, skip, il, stride, viterbi=True)
     score = _end_score(final, tl, viterbi=True)
     rows = np.arange(len(il))
     end = np.where(final[rows, np.maximum(2 * tl - 1, 0)] > final[rows, 2 * tl], 2 * tl - 1, 2 * tl)
-    steps = back.shape[0]
+    steps = up1.shape[0]
     active = _active(il, steps)
     path = np.zeros((len(il), steps), np.intp)
     for t in range(steps - 1, -1, -1):  # back from each sample's last frame
@@ -308,7 +317,8 @@ def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
         path[j:k, t] = end[j:k]  # the samples whose last frame is t
         if j:
             after = path[:j, t + 1]
-            path[:j, t] = after - back[t + 1, rows[:j], after]
+            up = rows[:j], after
+            path[:j, t] = after - np.where(up2[t + 1][up], 2, up1[t + 1][up])
     keep = _first(il, steps)
     moved = np.ones(path.shape, bool)
     moved[:, 1:] = path[:, 1:] != path[:, :-1]
@@ -324,7 +334,8 @@ def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
 
 def _join_rows(labels, keep, blank):
     """Rows of labels as text, keeping the marked ones: one join for the whole batch, split at markers."""
-    tokens = np.where(labels == blank, "_", labels.astype(str))
+    classes, at = np.unique(labels, return_inverse=True)  # format each class once
+    tokens = np.where(classes == blank, "_", classes.astype(str))[at.reshape(labels.shape)]
     marked = np.concatenate([tokens, np.full((len(labels), 1), "\n")], axis=1)
     keep = np.concatenate([keep, np.ones((len(labels), 1), bool)], axis=1)
     rows = " ".join(marked[keep].tolist()).split("\n")[:-1]

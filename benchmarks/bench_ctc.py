@@ -1,0 +1,102 @@
+"""losscalc's CTC against PyTorch's CPU CTC, measured in the same run.
+
+    python benchmarks/bench_ctc.py [--runs 7]
+
+Two cases: the example of PyTorch's CTCLoss documentation (T=50, N=16, C=20, S=30) and a large
+one (T=500, N=64, C=100, S=100); float64, every input length T, target lengths drawn from
+[S/2, S]. Timed, as the median of interleaved runs after one warm-up (wall clock):
+
+  torch      F.ctc_loss(reduction="none"), forward only (no autograd), at torch's default
+             thread count and at 1 thread
+  forward    losscalc's checks and forward algorithm: compute() with the breakdown's
+             Viterbi pass switched off, i.e. the value alone
+  compute    compute("ctc", ..., reduction="none") as the CLI runs it: value and breakdown
+  viterbi    the breakdown's best-path pass alone (the difference of the two)
+
+and prints each ratio losscalc / torch. Both results are checked to agree to 1e-10.
+"""
+
+import argparse
+import statistics
+import time
+import warnings
+from unittest import mock
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from losscalc import compute
+from losscalc.kernels import sequence
+
+CASES = {"PyTorch docs example": (50, 16, 20, 30), "large": (500, 64, 100, 100)}
+
+
+def inputs(T, N, C, S, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((T, N, C))
+    x -= x.max(axis=2, keepdims=True)
+    log_probs = x - np.log(np.exp(x).sum(axis=2, keepdims=True))
+    targets = rng.integers(1, C, size=(N, S))
+    return log_probs, targets, np.full(N, T), rng.integers(S // 2, S + 1, size=N)
+
+
+def timed(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} threads by default (and 1); numpy {np.__version__}; "
+          f"median of {args.runs} interleaved runs, float64\n")
+    warnings.simplefilter("ignore")
+    no_viterbi = mock.patch.object(sequence, "_best_paths", lambda *a, **k: {})
+    for name, (T, N, C, S) in CASES.items():
+        lp, tg, il, tl = inputs(T, N, C, S)
+        t_args = [torch.from_numpy(a) for a in (lp, tg, il, tl)]
+
+        def run_torch():
+            return F.ctc_loss(*t_args, reduction="none")
+
+        def run_torch_1():
+            torch.set_num_threads(1)
+            try:
+                return run_torch()
+            finally:
+                torch.set_num_threads(threads)
+
+        def run_forward():
+            with no_viterbi:
+                return compute("ctc", lp, tg, il, tl, reduction="none")
+
+        def run_compute():
+            return compute("ctc", lp, tg, il, tl, reduction="none")
+
+        fns = {"torch": run_torch, "torch 1 thread": run_torch_1, "forward": run_forward, "compute": run_compute}
+        np.testing.assert_allclose(run_forward().value, run_torch().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(run_compute().value, run_torch().numpy(), rtol=1e-10)
+        samples = {k: [] for k in fns}
+        for _ in range(args.runs):  # interleaved, so load on the machine hits all alike
+            for key, fn in fns.items():
+                samples[key] += timed(fn, 1)
+        ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
+        ms["viterbi"] = ms["compute"] - ms["forward"]
+        print(f"{name}: T={T} N={N} C={C} S={S}")
+        print(f"  torch ({threads} threads)  {ms['torch']:8.2f} ms")
+        print(f"  torch (1 thread)    {ms['torch 1 thread']:8.2f} ms")
+        for key in ("forward", "compute", "viterbi"):
+            print(f"  losscalc {key:10s} {ms[key]:8.2f} ms   / torch {ms[key] / ms['torch']:5.2f}x"
+                  f"   / torch 1 thread {ms[key] / ms['torch 1 thread']:5.2f}x")
+        print()
+
+
+if __name__ == "__main__":
+    main()
