@@ -30,7 +30,7 @@ def _index_target(input: np.ndarray, target: np.ndarray, n: int, d: int) -> np.n
             return target.reshape(1, 1)
         raise LossError(
             f"target {shape_str(target.shape)}: for an input of one item, {shape_str(input.shape)} "
-            "(C classes), the target is one class index: a scalar, or shape (1)."
+            "(C classes), the target is one class index: a scalar, or shape (1,)."
         )
     expected = (n, *input.shape[2:])
     if target.ndim == 0 or target.shape[0] != n:
@@ -200,7 +200,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
         target = as_index(target, "target")
     y = _index_target(input, target, n, d)
     if eps and input.ndim == 1 and target.ndim == 1:
-        raise LossError("target (1): PyTorch cannot use label smoothing with a (1)-shaped target for a "
+        raise LossError("target (1,): PyTorch cannot use label smoothing with a (1,)-shaped target for a "
                         "1-D input; give the target as a scalar.")
     check_class_indices(target, c, "target", ignore_index)
     ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
@@ -299,6 +299,8 @@ def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
     if off.any():
         first = int(np.argmax(off))
         hint = "; all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
+        if np.allclose(head.sum(axis=1), 1, atol=1e-3):
+            hint = "; the input rows themselves sum to 1: they look like probabilities"
         warn(
             f"input does not look like log-probabilities: exp(input) sums to {float(np.exp(lse.flat[first])):.6g}, "
             f"not 1, over the classes of {int(off.sum())} of {off.size} item(s) checked (first: item "
@@ -334,7 +336,7 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
     n, c = x.shape
     if target.ndim > 1 or target.size != n:
         raise LossError(f"target {shape_str(target.shape)} should be 1-D with one class index per item of "
-                        f"input {shape_str(input.shape)}: shape ({n}).")
+                        f"input {shape_str(input.shape)}: shape ({n},).")
     weight = _weight(weight, c)
     check_class_indices(target, c, "target")
     y = target.reshape(n)
