@@ -359,8 +359,8 @@ LOSSES = [
         aliases=("CTCLoss", "ctc_loss"),
         torch="CTCLoss",
         legacy=False,
-        example="[[-0.5108,-1.204,-2.3026],[-2.3026,-0.2231,-2.3026],[-0.3567,-2.3026,-1.6094],"
-                "[-1.6094,-2.3026,-0.3567]] 1,2 4 2",
+        example="'[[-0.5108,-1.204,-2.3026],[-2.3026,-0.2231,-2.3026],[-0.3567,-2.3026,-1.6094],"
+                "[-1.6094,-2.3026,-0.3567]]' 1,2 4 2",
         pitfalls=(
             "mean is not the mean of the losses: each sample's loss is first divided by its target "
             "length (at least 1), then those are averaged over the batch; use --reduction sum for the total.",
