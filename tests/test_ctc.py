@@ -91,6 +91,18 @@ def test_frames_past_the_input_length_do_not_count():
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_sample_does_not_leak_into_its_neighbours(bad):
+    spoilt = LP.copy()
+    spoilt[:, 1] = bad  # sample 1 of 3: its neighbours share the flat lattice buffer
+    three = np.concatenate([spoilt, LP[:, :1]], axis=1)
+    targets = np.array([[1, 2], [3, 4], [5, 5]])
+    together = quiet(three, targets, [5, 5, 5], [2, 2, 2], reduction="none").value
+    alone = [quiet(three[:, [n]], targets[[n]], [5], [2], reduction="none").value[0] for n in (0, 2)]
+    np.testing.assert_array_equal(together[[0, 2]], alone)
+    assert not np.isfinite(together[1])
+
+
 def test_mean_divides_each_loss_by_its_target_length_first():
     targets, lengths = np.array([[1, 2, 3], [4, 0, 0]]), np.array([3, 0])
     none = quiet(LP, targets, [5, 5], lengths, reduction="none").value

@@ -204,45 +204,55 @@ def _sweep(flat, base, skip, il, stride, *, viterbi):
     """The recursion over time for samples sorted by input length (longest first).
 
     alpha_t(s) = lse(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2) + skip(s)) + log p_t(ext(s)),
-    or max in place of lse (viterbi), which also records the winning move, for each t, sample and
-    state: `up1` (from s-1 rather than s) and `up2` (from s-2, over both).
+    or max in place of lse (viterbi), which also records the winning move at each frame and
+    position: `up1` (from s-1 rather than s) and `up2` (from s-2, over both).
     Returns each sample's row at its last frame, t = T_n - 1 (alpha_{-1} = [0, -inf, ...]).
+
+    Layout: alpha is one flat buffer of rows of W = L + 2, two -inf pads before each sample's L
+    states, so s, s-1 and s-2 are three 1-D views (1-D ufuncs are several times cheaper than
+    strided 2-D ones). Pads are computed with the rest, then set back to -inf.
     """
     n, L = base.shape
-    dt = flat.dtype
+    W, dt = L + 2, flat.dtype
     steps = int(il[0]) if n else 0
     active = _active(il, steps)
-    skip = skip.astype(dt)
     # exp and log are several times slower on -inf, 0 and results that underflow; so the shift is
     # never -inf and differences stop at `low`, where exp still gives a normal number that cannot
     # change a sum holding exp(0) = 1 (the largest term): exact, and fast.
     floor, low = np.finfo(dt).min, np.log(np.finfo(dt).tiny) + 1
-    rows = [np.full((n, L + 2), -np.inf, dt) for _ in range(2)]  # alpha_{t-1}, alpha_t; 2 -inf columns in front
+    rows = [np.full(n * W, -np.inf, dt) for _ in range(2)]  # alpha_{t-1} and alpha_t, by turns
+    grid = [r.reshape(n, W) for r in rows]
+    at = np.empty((n, W), base.dtype)  # where each position reads log_probs[0]; pads: anywhere valid
+    at[:, :2], at[:, 2:] = base[:, :1], base
+    sk = np.full((n, W), -np.inf, dt)
+    sk[:, 2:] = skip
+    at, sk = at.reshape(-1), sk.reshape(-1)
+    m, c, e, x, g = (np.empty(n * W, dt) for _ in range(5))
+    idx = np.empty(n * W, base.dtype)
+    up1, up2 = (np.zeros((steps, n * W), bool) for _ in range(2)) if viterbi else (None, None)
     final = np.full((n, L), -np.inf, dt)
-    final[active[0]:, 0] = 0.0  # T_n = 0: the empty alignment
-    m, c, e, x, g = (np.empty((n, L), dt) for _ in range(5))
-    idx = np.empty((n, L), base.dtype)
-    up1, up2 = (np.zeros((steps, n, L), bool) for _ in range(2)) if viterbi else (None, None)
     if not steps:
+        final[:, 0] = 0.0  # T_n = 0: the empty alignment
         return final, (up1, up2)
+    final[active[0]:, 0] = 0.0
     k = active[0]
-    rows[0][:k, 2:4] = flat.take(base[:k, :2], mode="clip")  # t = 0: the blank or the first label
-    final[active[1]:k] = rows[0][active[1]:k, 2:]  # T_n = 1
+    grid[0][:k, 2:4] = flat.take(base[:k, :2], mode="clip")  # t = 0: the blank or the first label
+    final[active[1]:k] = grid[0][active[1]:k, 2:]  # T_n = 1
     cached = None
     for t in range(1, steps):
         k = active[t]
         if k != cached:  # views of the first k samples, made again only when a sample ends
-            cached = k
-            shifts = [(r[:k, 2:], r[:k, 1:-1], r[:k, :-2]) for r in rows]  # states s, s-1, s-2
-            mk, ck, ek, xk, gk, ik, bk, sk = m[:k], c[:k], e[:k], x[:k], g[:k], idx[:k], base[:k], skip[:k]
+            cached, hi = k, k * W
+            shifts = [(r[2:hi], r[1:hi - 1], r[:hi - 2]) for r in rows]  # states s, s-1, s-2
+            mk, ck, ek, xk, gk, ik, ak, sk_k = m[2:hi], c[2:hi], e[2:hi], x[2:hi], g[2:hi], idx[2:hi], at[2:hi], sk[2:hi]
         x1, x2, x3 = shifts[(t - 1) % 2]
-        np.add(x3, sk, out=xk)
-        np.add(bk, t * stride, out=ik)
+        np.add(x3, sk_k, out=xk)
+        np.add(ak, t * stride, out=ik)
         flat.take(ik, out=gk, mode="clip")
         np.maximum(x1, x2, out=mk)
         if viterbi:
-            np.greater(x2, x1, out=up1[t, :k])
-            np.greater(xk, mk, out=up2[t, :k])
+            np.greater(x2, x1, out=up1[t, 2:hi])
+            np.greater(xk, mk, out=up2[t, 2:hi])
             np.maximum(mk, xk, out=mk)
         else:  # lse = m + log Σ exp(max(x - c, low)), c = max(m, floor): never exp of -inf or nan from -inf
             np.maximum(mk, xk, out=mk)
@@ -255,7 +265,8 @@ def _sweep(flat, base, skip, il, stride, *, viterbi):
             np.log(ek, out=ek)
             np.add(mk, ek, out=mk)  # m itself, so every term -inf gives -inf + log p, as PyTorch
         np.add(mk, gk, out=shifts[t % 2][0])
-        final[active[t + 1]:k] = rows[t % 2][active[t + 1]:k, 2:]
+        grid[t % 2][1:k, :2] = -np.inf  # the pads, computed with the rest
+        final[active[t + 1]:k] = grid[t % 2][active[t + 1]:k, 2:]
     return final, (up1, up2)
 
 
@@ -317,8 +328,8 @@ def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
         path[j:k, t] = end[j:k]  # the samples whose last frame is t
         if j:
             after = path[:j, t + 1]
-            up = rows[:j], after
-            path[:j, t] = after - np.where(up2[t + 1][up], 2, up1[t + 1][up])
+            at = rows[:j] * (ext.shape[1] + 2) + 2 + after  # the flat position of (sample, state)
+            path[:j, t] = after - np.where(up2[t + 1, at], 2, up1[t + 1, at])
     keep = _first(il, steps)
     moved = np.ones(path.shape, bool)
     moved[:, 1:] = path[:, 1:] != path[:, :-1]
