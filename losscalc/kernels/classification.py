@@ -9,7 +9,7 @@ from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
 from .common import KernelOut, broadcast, check_class_indices, check_size, shape_str
 
-CHUNK = 1 << 20  # elements per block of the chunked log-sum-exp
+CHUNK = 1 << 18  # elements per block of the log-sum-exp: 1-2 MiB, the L2 cache of one core (1 << 20 is ~10% slower)
 SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
 
 
@@ -28,23 +28,16 @@ def _index_target(input: np.ndarray, target: np.ndarray, n: int, d: int) -> np.n
     if input.ndim == 1:
         if target.ndim == 0 or target.shape == (1,):
             return target.reshape(1, 1)
-        raise LossError(
-            f"target {shape_str(target.shape)}: for an input of one item, {shape_str(input.shape)} "
-            "(C classes), the target is one class index: a scalar, or shape (1,)."
-        )
+        raise LossError(f"target {shape_str(target.shape)}: for an input of one item, {shape_str(input.shape)} "
+                        "(C classes), the target is one class index: a scalar, or shape (1,).")
     expected = (n, *input.shape[2:])
     if target.ndim == 0 or target.shape[0] != n:
         got = "a scalar" if target.ndim == 0 else f"{target.shape[0]} (target shape {shape_str(target.shape)})"
-        raise LossError(
-            f"batch size mismatch: input {shape_str(input.shape)} has {n} item(s) in its first "
-            f"dimension but target has {got}; target should have shape {shape_str(expected)}."
-        )
+        raise LossError(f"batch size mismatch: input {shape_str(input.shape)} has {n} item(s) in its first "
+                        f"dimension but target has {got}; target should have shape {shape_str(expected)}.")
     if target.shape != expected:
-        raise LossError(
-            f"target {shape_str(target.shape)} does not fit input {shape_str(input.shape)}: "
-            f"the target should have shape {shape_str(expected)}, the input's shape without its "
-            "class dimension (dimension 1)."
-        )
+        raise LossError(f"target {shape_str(target.shape)} does not fit input {shape_str(input.shape)}: the target "
+                        f"should have shape {shape_str(expected)}, the input's shape without dimension 1 (the classes).")
     return target.reshape(n, d)
 
 
@@ -55,49 +48,34 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
     `dot` = Σ_c q_c (x_c - m), `qsum` = Σ_c q_c. Returns (m, logs, dot, qsum), each (N, D)."""
     n, c, d = x.shape
     dt = x.dtype
-    m, logs = np.empty((n, d), dt), np.empty((n, d), dt)
+    m, logs = np.full((n, d), -np.inf, dt), np.full((n, d), -np.inf, dt)
     dot = np.zeros((n, d), dt) if vec is not None or probs is not None else None
     qsum = np.zeros((n, d), dt) if probs is not None else None
     if c == 0:
-        m.fill(-np.inf), logs.fill(-np.inf)
         return m, logs, dot, qsum
     rows = max(1, CHUNK // max(c * d, 1))
     cols = d if c * d <= CHUNK else max(1, CHUNK // c)
     buf = np.empty((min(rows, n), c, min(cols, d)), dt)
     qbuf = np.empty_like(buf) if probs is not None else None
     ones = np.ones(c, dt)
+
+    def class_sum(a, v, out):  # out = Σ_c v_c a[:, c, :]; a BLAS matrix-vector product when D = 1
+        if d == 1:
+            np.dot(a[:, :, 0], v, out=out[:, 0])
+        else:
+            np.einsum("ncd,c->nd", a, v, out=out)
+
     for r0 in range(0, n, rows):
         r1 = min(r0 + rows, n)
         for c0 in range(0, d, cols):
             c1 = min(c0 + cols, d)
-            xb, b = x[r0:r1, :, c0:c1], buf[: r1 - r0, :, : c1 - c0]
-            if d == 1:  # (N, C): 2-D views, BLAS dot products for the class sums
-                x2, b2, m1, s1 = xb[:, :, 0], b[:, :, 0], m[r0:r1, 0], logs[r0:r1, 0]
-                if c <= SMALL_C:
-                    np.copyto(m1, x2[:, 0])
-                    for k in range(1, c):
-                        np.maximum(m1, x2[:, k], out=m1)
-                else:
-                    np.max(x2, axis=1, out=m1)
-                np.subtract(x2, m1[:, None], out=b2)
-                if probs is not None:
-                    q = qbuf[: r1 - r0, :, 0]
-                    np.multiply(probs[r0:r1, :, 0], dt.type(1 - smoothing), out=q)
-                    if smoothing:
-                        q += dt.type(smoothing / c)
-                    if vec is not None:
-                        q *= vec
-                    np.dot(q, ones, out=qsum[r0:r1, 0])
-                    q *= b2
-                    np.dot(q, ones, out=dot[r0:r1, 0])
-                elif vec is not None:
-                    np.dot(b2, vec, out=dot[r0:r1, 0])
-                np.exp(b2, out=b2)
-                np.dot(b2, ones, out=s1)
-                np.log(s1, out=s1)
-                continue
-            mb, sb = m[r0:r1, c0:c1], logs[r0:r1, c0:c1]
-            np.max(xb, axis=1, out=mb)
+            xb, b, mb, sb = x[r0:r1, :, c0:c1], buf[: r1 - r0, :, : c1 - c0], m[r0:r1, c0:c1], logs[r0:r1, c0:c1]
+            if c <= SMALL_C:  # class by class: NumPy's reduction over a short axis is slow
+                np.copyto(mb, xb[:, 0])
+                for k in range(1, c):
+                    np.maximum(mb, xb[:, k], out=mb)
+            else:
+                np.max(xb, axis=1, out=mb)
             np.subtract(xb, mb[:, None, :], out=b)
             if probs is not None:
                 q = qbuf[: r1 - r0, :, : c1 - c0]
@@ -106,13 +84,13 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
                     q += dt.type(smoothing / c)
                 if vec is not None:
                     q *= vec[:, None]
-                np.sum(q, axis=1, out=qsum[r0:r1, c0:c1])
+                class_sum(q, ones, qsum[r0:r1, c0:c1])
                 q *= b
-                np.sum(q, axis=1, out=dot[r0:r1, c0:c1])
+                class_sum(q, ones, dot[r0:r1, c0:c1])
             elif vec is not None:
-                dot[r0:r1, c0:c1] = np.einsum("ncd,c->nd", b, vec)
+                class_sum(b, vec, dot[r0:r1, c0:c1])
             np.exp(b, out=b)
-            np.sum(b, axis=1, out=sb)
+            class_sum(b, ones, sb)
             np.log(sb, out=sb)
     return m, logs, dot, qsum
 
@@ -126,17 +104,13 @@ def _smoothing(label_smoothing: float) -> float:
     if label_smoothing > 1:
         raise LossError(f"--label-smoothing must be between 0.0 and 1.0; got {label_smoothing}.")
     if not label_smoothing >= 0:
-        warn(
-            f"--label-smoothing {label_smoothing} is negative: PyTorch silently ignores it and "
-            "computes without smoothing, and so does losscalc. Did you mean a value in [0, 1]?"
-        )
+        warn(f"--label-smoothing {label_smoothing} is negative: PyTorch silently ignores it and computes without "
+             "smoothing, and so does losscalc. Did you mean a value in [0, 1]?")
     return label_smoothing if label_smoothing > 0 else 0.0
 
 
 def _weight(weight, c: int):
-    if weight is not None:
-        check_size(weight, c, "--weight", "one weight per class")
-    return weight
+    return weight if weight is None else check_size(weight, c, "--weight", "one weight per class") or weight
 
 
 def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -144,10 +118,8 @@ def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray
     ignored = y == ignore_index
     k = int(ignored.sum())
     if n_items and k == n_items:
-        warn(
-            f"every target equals the ignore index {ignore_index}: no item counts, so the mean is "
-            "0 / 0 = nan and the sum is 0, as in PyTorch. Check --ignore-index and the targets."
-        )
+        warn(f"every target equals the ignore index {ignore_index}: no item counts, so the mean is 0 / 0 = nan "
+             "and the sum is 0, as in PyTorch. Check --ignore-index and the targets.")
     note = f"{k} of {n_items} item(s) ignored (target = ignore_index {ignore_index}): they count neither in the sum nor in the denominator"
     return ignored, np.where(ignored, 0, y), [note]
 
@@ -224,16 +196,12 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
 
 def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> KernelOut:
     if target.dtype.kind != "f":
-        raise LossError(
-            f"target {shape_str(target.shape)} has the input's shape, so it is read as class "
-            "probabilities, which must be floating point; it holds integers. Write them as floats "
-            "(1.0, 0.0) for probabilities, or give class indices of shape (N)."
-        )
+        raise LossError(f"target {shape_str(target.shape)} has the input's shape, so it is read as class probabilities, "
+                        "which must be floating point; it holds integers. Write them as floats (1.0, 0.0) for "
+                        "probabilities, or give class indices of shape (N).")
     if ignore_index >= 0:
-        raise LossError(
-            f"--ignore-index {ignore_index}: PyTorch does not support ignore_index with class-probability "
-            "targets (a target of the input's shape). Leave it at -100, or give class indices."
-        )
+        raise LossError(f"--ignore-index {ignore_index}: PyTorch does not support ignore_index with class-probability "
+                        "targets (a target of the input's shape). Leave it at -100, or give class indices.")
     if ignore_index != -100:
         warn(f"--ignore-index {ignore_index} has no effect with class-probability targets (PyTorch ignores it).")
     n, c, d = x.shape
@@ -460,8 +428,7 @@ LOSSES = [
         "nll", nll,
         (Tensor("input", help="log-probabilities (log_softmax output)"), Tensor("target", "index", "class indices")),
         (_CLASS_WEIGHT, _IGNORE),
-        aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"),
-        torch="NLLLoss",
+        aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"), torch="NLLLoss",
         example="--weight 0.6,0.2,0.2 '[[0.6,0.2,0.2],[0.4,1.2,0.4]]' 0,1",
         pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),
     ),
@@ -469,18 +436,15 @@ LOSSES = [
         "multi_margin", multi_margin,
         (Tensor("input", help="scores over C classes"), Tensor("target", "index", "class indices")),
         (Option("p", int, 1, "power of the hinge, 1 or 2"),
-         Option("margin", float, 1.0, "the margin by which the target score should win"),
-         _CLASS_WEIGHT),
-        aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"),
-        torch="MultiMarginLoss",
+         Option("margin", float, 1.0, "the margin by which the target score should win"), _CLASS_WEIGHT),
+        aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"), torch="MultiMarginLoss",
         example="'[[0.1,0.2,0.4,0.8]]' 3",
     ),
     Loss(
         "multilabel_margin", multilabel_margin,
         (Tensor("input", help="scores over C classes"),
          Tensor("target", "index", "class indices of each row, padded with -1")),
-        aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"),
-        torch="MultiLabelMarginLoss",
+        aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"), torch="MultiLabelMarginLoss",
         example="'[[0.1,0.2,0.4,0.8]]' '[[3,0,-1,1]]'",
         pitfalls=("labels after the first -1 are ignored; 0 is a class, not padding.",),
     ),
@@ -488,8 +452,7 @@ LOSSES = [
         "multilabel_soft_margin", multilabel_soft_margin,
         (Tensor("input", help="scores (logits) over C classes"), Tensor("target", help="0 or 1 per class")),
         (Option("weight", "tensor", None, "per-class weights (C)"),),
-        aliases=("MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss"),
-        torch="MultiLabelSoftMarginLoss",
+        aliases=("MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss"), torch="MultiLabelSoftMarginLoss",
         example="'[[0.3,-1.2,2.0]]' '[[1,0,1]]'",
     ),
 ]

@@ -1,0 +1,88 @@
+"""cross_entropy speed against torch CPU, measured in the same run.
+
+    python benchmarks/bench_cross_entropy.py [--runs 5] [--threads 1]
+
+Shapes (N=1e5, C=1000) and (N=1e6, C=10), float32 and float64, class-index targets, mean.
+Times (best of --runs, interleaved) for
+  kernel    losscalc.kernels.classification.cross_entropy + the reducer (arrays in, value out)
+  compute   losscalc.compute("cross_entropy", ...)   (adds the engine: dtype casts, non-finite count)
+  torch     torch.nn.functional.cross_entropy on tensors sharing the same memory
+and the ratios kernel/torch and compute/torch (below 1: losscalc is faster).
+
+Threads: NumPy's ufuncs run on one thread; the kernel's class sums are BLAS dot products, which
+OpenBLAS could spread over threads. For a like-for-like comparison both sides get the same
+count: OPENBLAS_NUM_THREADS/OMP_NUM_THREADS = --threads (set before NumPy is imported) and
+torch.set_num_threads(--threads). The default is 1.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+
+def parse():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--small", action="store_true", help="10x smaller shapes (a quick check)")
+    return parser.parse_args()
+
+
+def best(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main():
+    args = parse()
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import warnings
+
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+    from losscalc import compute
+    from losscalc.kernels.classification import cross_entropy
+    from losscalc.reduction import apply_reduction
+
+    torch.set_num_threads(args.threads)
+    warnings.simplefilter("ignore")
+    scale = 10 if args.small else 1
+    print(f"threads: {args.threads} (BLAS and torch); best of {args.runs} runs; times in ms")
+    print(f"{'shape':>16} {'dtype':>8} {'kernel':>9} {'compute':>9} {'torch':>9} {'kernel/torch':>13} {'compute/torch':>14}")
+    for n, c in [(100_000 // scale, 1000), (1_000_000 // scale, 10)]:
+        for dtype in ("float32", "float64"):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((n, c), dtype=np.dtype(dtype).type)
+            y = rng.integers(0, c, n)
+            tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+            def kernel():
+                return apply_reduction(cross_entropy(x, y), "mean")[0]
+
+            def through_compute():
+                return compute("cross_entropy", x, y, dtype=dtype).value
+
+            def oracle():
+                return F.cross_entropy(tx, ty)
+
+            assert abs(float(kernel()) - float(oracle())) <= 1e-4 * abs(float(oracle()))
+            t = {"kernel": [], "compute": [], "torch": []}
+            for _ in range(args.runs):  # interleaved, so drifts in machine load hit all three alike
+                t["kernel"].append(best(kernel, 1))
+                t["compute"].append(best(through_compute, 1))
+                t["torch"].append(best(oracle, 1))
+            k, cp, tt = (min(v) * 1e3 for v in t.values())
+            print(f"{f'({n}, {c})':>16} {dtype:>8} {k:9.1f} {cp:9.1f} {tt:9.1f} {k / tt:13.2f} {cp / tt:14.2f}")
+
+
+if __name__ == "__main__":
+    main()
