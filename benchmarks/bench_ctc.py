@@ -4,7 +4,9 @@
 
 Two cases: the example of PyTorch's CTCLoss documentation (T=50, N=16, C=20, S=30) and a large
 one (T=500, N=64, C=100, S=100); float64, every input length T, target lengths drawn from
-[S/2, S]. Timed, as the median of interleaved runs after one warm-up (wall clock):
+[S/2, S]. Timed, as the median of interleaved runs after one warm-up (wall clock), with a
+50 ms pause before each run: right after a parallel region torch's worker threads spin for a
+while, and on a 2-core machine that halves the speed of whatever runs next:
 
   torch      F.ctc_loss(reduction="none"), forward only (no autograd), at torch's default
              thread count and at 1 thread
@@ -86,6 +88,7 @@ def main():
         samples = {k: [] for k in fns}
         for _ in range(args.runs):  # interleaved, so load on the machine hits all alike
             for key, fn in fns.items():
+                time.sleep(0.05)  # let torch's idle worker threads stop spinning on the other core
                 samples[key] += timed(fn, 1)
         ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
         ms["viterbi"] = ms["compute"] - ms["forward"]

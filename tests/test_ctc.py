@@ -236,3 +236,15 @@ def test_best_paths_are_skipped_with_a_note_when_the_lattice_is_too_large(monkey
     assert "best paths not shown: the lattice has 50 cells" in result.arithmetic.notes[0]
     monkeypatch.setattr(sequence, "_PATH_CELLS", 50)
     assert "best path" in quiet(LP, np.array([[1, 2], [3, 4]]), [5, 5], [2, 2]).terms
+
+
+def test_cli_zero_infinity_and_blank_options():
+    lp = inline(LP[:, 0])  # unbatched (T=5, C=6)
+    r = run(lp, "2,2,2", "4", "3", "--format", "value")  # "2 2 2" needs 5 frames
+    assert r.exit_code == 0 and r.stdout == "inf\n"
+    assert "the target needs 5 frames (3 label(s) + 2 repeated pair(s)" in r.stderr and "gives 4" in r.stderr
+    r = run(lp, "2,2,2", "4", "3", "--zero-infinity", "--format", "value")
+    assert r.exit_code == 0 and r.stdout == "0.0\n" and "set to 0 by --zero-infinity" in r.stderr
+    r = run(lp, "1,2", "5", "2", "--blank", "5", "--format", "value", "--reduction", "sum")
+    expected = quiet(LP[:, 0], np.array([1, 2]), 5, 2, blank=5, reduction="sum").value
+    assert r.exit_code == 0 and float(r.stdout) == float(expected) and r.stderr == ""
