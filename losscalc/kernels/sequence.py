@@ -290,7 +290,7 @@ def _end_score(final, tl, viterbi=False):
     if viterbi:
         return np.maximum(last, prev)
     m = np.maximum(np.maximum(last, prev), np.finfo(final.dtype).min)
-    return np.log(np.exp(last - m) + np.exp(prev - m)) + m
+    return np.where(tl > 0, np.log(np.exp(last - m) + np.exp(prev - m)) + m, last)  # S_n = 0: state 0 as it is
 
 
 def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
