@@ -93,6 +93,11 @@ def _cross_entropy_extra(rng):
     out.append(Case("cross_entropy", [rng.normal(size=(5,)), np.array([2])], {}, "none"))  # (C) with a (1) target
     out.append(Case("cross_entropy", [rng.normal(size=(2, 0)), np.zeros((2, 0))], {}, "mean"))  # C = 0
     out.append(Case("nll", [rng.normal(size=(3, 4)), np.array([1, 2, 0])], {}, "mean"))  # not log-probs
+    odd = np.array([[np.inf, 0, 1], [-np.inf, 0, 1], [-np.inf, -np.inf, -np.inf], [np.nan, 0, 1], [1, 2, 3]])
+    for opts in [{}, {"label_smoothing": 0.2, "weight": np.array([1.0, 2, 3])}, {"ignore_index": 1}]:
+        out.append(Case("cross_entropy", [odd, np.array([1, 0, 2, 1, 1])], opts, "none"))  # non-finite logits
+        out.append(Case("cross_entropy", [odd, np.tile([0.2, 0.3, 0.5], (5, 1))], {}, "none"))
+        out.append(Case("nll", [odd, np.array([1, 0, 2, 1, 1])], opts if "weight" not in opts else {}, "sum"))
     for legacy in LEGACY:
         for loss in ["cross_entropy", "nll"]:
             out.append(Case(loss, [x, y], {"weight": rng.random(4), **legacy}))
@@ -123,6 +128,11 @@ def _margins(rng):
         out.append(Case("multilabel_margin", [rng.normal(size=(3, 4)), np.full((3, 4), -1)], {}, reduction))
         out.append(Case("multilabel_margin", [rng.normal(size=(3, 4)), np.tile([1, 1, 2, 3], (3, 1))], {}, reduction))
         out.append(Case("multilabel_soft_margin", [rng.normal(size=(3, 4)), (rng.random(4) < 0.5) * 1.0], {}, reduction))
+    odd = np.array([[np.inf, 0, 1], [-np.inf, 0, 1], [np.nan, 0, 1], [1, np.nan, 3], [-np.inf, 0, np.inf]])
+    for p in [1, 2]:  # PyTorch skips NaN margins (`if (z > 0)`)
+        out.append(Case("multi_margin", [odd, np.array([1, 0, 1, 1, 2])], {"p": p}, "none"))
+    out.append(Case("multilabel_margin", [odd, np.tile([1, -1, 0], (5, 1))], {}, "none"))
+    out.append(Case("multilabel_soft_margin", [odd, np.ones((5, 3))], {}, "none"))
     for legacy in LEGACY:
         x = rng.normal(size=(4, 3))
         out.append(Case("multi_margin", [x, rng.integers(0, 3, 4)], dict(legacy)))

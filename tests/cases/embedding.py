@@ -67,6 +67,9 @@ def _triplet_cases(rng):
         out.append(Case("triplet_margin", [a, p, n], {"swap": True}, reduction))  # positive broadcast
         out.append(Case("triplet_margin_with_distance", [a, p, n], {"distance": "cosine", "swap": True}, reduction))
         out.append(Case("triplet_margin_with_distance", [a, np.zeros((4, 3)), n], {"distance": "cosine"}, reduction))
+    a, b = np.array([[np.inf, 0], [np.nan, 1], [0, 0]]), np.array([[1.0, 1], [1, 1], [0, 0]])
+    out.append(Case("cosine_embedding", [a, b, np.array([1.0, -1, 1])], {}, "none"))  # non-finite, zero vectors
+    out.append(Case("triplet_margin", [a, b, b * 2], {"swap": True}, "none"))
     for legacy in LEGACY:
         out.append(Case("triplet_margin", [rng.normal(size=(4, 3)) for _ in range(3)], dict(legacy)))
     return out
