@@ -114,12 +114,12 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
     """Choose the form of `text` by the precedence of SPEC section 3 and read it."""
     if text == "-":
         return _from_stdin(name, stdin)
+    if len(text) > MAX_INLINE_CHARS:  # no file name is this long; refused before any copy
+        raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
+                        f"the limit of {MAX_INLINE_CHARS}; put large tensors in a .npy file.")
     target = _file_target(text)
     if target is not None:
         return _from_file(*target, name)
-    if len(text) > MAX_INLINE_CHARS:  # refused before parsing: ~4 µs per value to parse
-        raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
-                        f"the limit of {MAX_INLINE_CHARS}; put large tensors in a .npy file.")
     s = text.strip()
     if _CALL_HEAD.match(s):
         from .generators import generate  # imported on use: it needs this module's literals
