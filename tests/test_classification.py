@@ -281,3 +281,12 @@ def test_reduction_line_shows_weighted_mean_and_ignored_count():
     assert "mean = Σ w·l / Σ w (items not ignored) = " in text
     assert "/ 0.8 = " in text
     assert "1 of 3 item(s) ignored" in text
+
+
+@pytest.mark.parametrize("alias,name", [("ce", "cross_entropy"), ("CrossEntropyLoss", "cross_entropy"),
+                                        ("NLLLoss2d", "nll"), ("nll_loss", "nll"), ("NLLLoss", "nll"),
+                                        ("MultiMarginLoss", "multi_margin"), ("multilabel-margin-loss", "multilabel_margin"),
+                                        ("MultiLabelSoftMarginLoss", "multilabel_soft_margin")])
+def test_aliases(alias, name):
+    r = run(alias, "--help")
+    assert r.exit_code == 0 and f"losscalc {name} " in r.stdout
