@@ -33,6 +33,7 @@ class Result:
     terms: dict[str, np.ndarray]
     arithmetic: Arithmetic
     inputs: dict[str, Input] = field(default_factory=dict)
+    shown_inputs: tuple[str, ...] | None = None  # breakdown columns; None: every input that fits
 
     @property
     def signature(self) -> str:
@@ -177,4 +178,5 @@ def compute(
         terms=out.terms,
         arithmetic=arithmetic,
         inputs=inputs,
+        shown_inputs=out.shown_inputs,
     )

@@ -26,6 +26,9 @@ class KernelOut:
     batch: what `batchmean` divides the sum by.
     notes: extra lines for the written-out reduction (e.g. how many items were ignored).
     mean_warning: emitted when the reduction is `mean` (e.g. KL divergence's mean).
+    shown_inputs: the input tensors the breakdown shows beside the terms; by default every
+        input whose shape fits the elements (a kernel whose inputs do not line up with its
+        elements, such as CTC's, names none and puts what matters in its terms).
     """
 
     elements: np.ndarray
@@ -37,6 +40,7 @@ class KernelOut:
     batch: int | None = None
     notes: list[str] = field(default_factory=list)
     mean_warning: str | None = None
+    shown_inputs: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ def _breakdown(result: Result):
         a = t.array
         if name.startswith("--") or name in result.terms or a.ndim > len(shape):
             continue  # a term of the same name is the input as the kernel aligned it
+        if result.shown_inputs is not None and name not in result.shown_inputs:
+            continue
         try:
             columns.append((name, np.broadcast_to(a, shape)))
         except ValueError:

@@ -74,6 +74,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         numerator_label="Σ l/max(len,1)",
         denominator_label="N",
         notes=notes,
+        shown_inputs=(),  # targets need not line up with samples; the terms show each sample's
     )
 
 
