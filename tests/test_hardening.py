@@ -935,3 +935,32 @@ def test_a_closed_pipe_is_not_an_error_for_tables():
     code, stderr = broken_pipe(["l1", "--reduction", "none", "arange(3000)", "zeros(3000)",
                                 "--max-rows", "3000"])
     assert code == 0 and "Traceback" not in stderr, stderr
+
+
+# ------------------------------------------------------------- a bug: one line, exit 1
+
+BROKEN_KERNEL = """
+import dataclasses, sys
+import losscalc.registry as registry
+def broken(*args, **kwargs):
+    raise ZeroDivisionError("boom")
+registry._LOSSES = tuple(dataclasses.replace(e, kernel=broken) if e.name == "l1" else e
+                         for e in registry.losses())
+from losscalc.cli import main
+sys.argv = ["losscalc", "l1", "1", "2"]
+main()
+"""
+
+
+@pytest.mark.parametrize("debug", ["", "0", "1"])
+def test_a_bug_in_a_real_process_is_one_line_unless_debugging(debug):
+    """test_cli.py checks this through CliRunner; here the real process: its exit status,
+    and that only LOSSCALC_DEBUG=1 (not 0, not empty) shows the traceback."""
+    proc = subprocess.run([sys.executable, "-c", BROKEN_KERNEL], capture_output=True, text=True,
+                          env={**os.environ, "LOSSCALC_DEBUG": debug}, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    if debug == "1":
+        assert "Traceback" in proc.stderr and "ZeroDivisionError: boom" in proc.stderr
+    else:
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert "internal error (ZeroDivisionError: boom)" in proc.stderr
