@@ -514,6 +514,31 @@ def test_out_of_memory_is_a_user_error(monkeypatch):
     assert_user_error(run("mse", "1", "2"), "memory")
 
 
+@pytest.mark.parametrize("loss", sorted(NAMES))
+def test_read_only_memory_mapped_and_fortran_inputs(loss, tmp_path, monkeypatch):
+    """Every loss's example with each tensor (options too) saved as .npy and memory-mapped
+    read-only (as large files are), C and Fortran order: no kernel writes into its inputs."""
+    from losscalc.cli import parse_example
+
+    monkeypatch.setattr(tensors, "MMAP_THRESHOLD", 0)
+    entry = NAMES[loss]
+    params = parse_example(entry)
+    names = [t.name for t in entry.tensors] + [o.name for o in entry.options
+                                                if o.type == "tensor" and params.get(o.name)]
+    for order in ("C", "F"):
+        words = shlex.split(entry.example)
+        for name in names:
+            text = params[name].strip()
+            array = load_tensor(text, name, rng=np.random.default_rng(0)).array
+            path = tmp_path / f"{name}-{order}.npy"
+            np.save(path, np.asfortranarray(array) if order == "F" else array)
+            assert text in words
+            words = [str(path) if w == text else w for w in words]
+        for extra in ([], ["--reduction", "none", "--format", "json"], ["--format", "csv"]):
+            r = run(loss, *words, *extra)
+            assert r.exit_code == 0, (order, extra, r.output)
+
+
 # ---------------------------------------------------------------------------- --output
 
 
