@@ -290,3 +290,17 @@ def test_reduction_line_shows_weighted_mean_and_ignored_count():
 def test_aliases(alias, name):
     r = run(alias, "--help")
     assert r.exit_code == 0 and f"losscalc {name} " in r.stdout
+
+
+def test_non_contiguous_inputs_give_the_same_losses():
+    """Fortran-ordered and transposed inputs take the take_along_axis path of the gather."""
+    rng = np.random.default_rng(11)
+    x, y = rng.normal(size=(6, 5)), rng.integers(0, 5, 6)
+    xk = rng.normal(size=(3, 4, 2, 5))
+    yk = rng.integers(0, 4, (3, 2, 5))
+    for loss in ["cross_entropy", "nll"]:
+        for a, b, t in [(x, np.asfortranarray(x), y), (xk, np.ascontiguousarray(xk.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2), yk)]:
+            assert not b.flags.c_contiguous
+            opts = {"label_smoothing": 0.1} if loss == "cross_entropy" else {}
+            expected, got = (quiet(loss, v, t, reduction="none", **opts) for v in (a, b))
+            np.testing.assert_allclose(got.value, expected.value, rtol=1e-13)

@@ -48,10 +48,11 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
     `dot` = Σ_c q_c (x_c - m), `qsum` = Σ_c q_c. Returns (m, logs, dot, qsum), each (N, D)."""
     n, c, d = x.shape
     dt = x.dtype
-    m, logs = np.full((n, d), -np.inf, dt), np.full((n, d), -np.inf, dt)
+    m, logs = np.empty((n, d), dt), np.empty((n, d), dt)
     dot = np.zeros((n, d), dt) if vec is not None or probs is not None else None
     qsum = np.zeros((n, d), dt) if probs is not None else None
     if c == 0:
+        m.fill(-np.inf), logs.fill(-np.inf)
         return m, logs, dot, qsum
     rows = max(1, CHUNK // max(c * d, 1))
     cols = d if c * d <= CHUNK else max(1, CHUNK // c)
@@ -93,6 +94,17 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
             class_sum(b, ones, sb)
             np.log(sb, out=sb)
     return m, logs, dot, qsum
+
+
+def _pick(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x[i, y[i, j], j] for x (N, C, D) and y (N, D): flat indices, twice as fast as take_along_axis."""
+    if not x.flags.c_contiguous:
+        return np.take_along_axis(x, y[:, None, :], axis=1)[:, 0, :]
+    n, c, d = x.shape
+    idx = y * d
+    idx += (np.arange(n) * (c * d))[:, None]
+    idx += np.arange(d)
+    return x.reshape(-1)[idx]
 
 
 def _item(flat: int, shape) -> str:
@@ -177,7 +189,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     check_class_indices(target, c, "target", ignore_index)
     ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
     m, logs, dot, _ = _lse_blocks(x, vec=(weight if weight is not None else np.ones(c, x.dtype)) if eps else None)
-    x_y = np.take_along_axis(x, ysafe[:, None, :], axis=1)[:, 0, :]
+    x_y = _pick(x, ysafe)
     nll_y = logs - (x_y - m)
     zero = np.zeros((), x.dtype)
     wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
@@ -210,17 +222,14 @@ def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> Ker
     off = ~(np.abs(psum - 1) <= 1e-3) | (p < 0).any(axis=1)
     if c and off.any():
         first = int(np.argmax(off))
-        warn(
-            f"target is read as class probabilities (it has the input's shape), but {int(off.sum())} of "
-            f"{off.size} item(s) have probabilities that do not sum to 1 or are negative (first: item "
-            f"{_item(first, out_shape)}, sum {float(psum.flat[first]):.6g}). PyTorch computes anyway; did you "
-            "mean a softmax of the target, or class indices?"
-        )
+        warn(f"target is read as class probabilities (it has the input's shape), but {int(off.sum())} of {off.size} "
+             f"item(s) have probabilities that do not sum to 1 or are negative (first: item {_item(first, out_shape)}, "
+             f"sum {float(psum.flat[first]):.6g}). PyTorch computes anyway; did you mean a softmax of the target, "
+             "or class indices?")
     m, logs, dot, qsum = _lse_blocks(x, vec=weight, probs=p, smoothing=eps)
     elements = qsum * logs - dot
     terms = {"Σ target": psum.reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
-    return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None,
-                     denominator_label="N")
+    return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None)  # C = 0: nan, as PyTorch
 
 
 def nll(input, target, *, weight=None, ignore_index=-100):
@@ -246,7 +255,7 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
     _warn_unless_log_probs(x, out_shape)
     zero = np.zeros((), x.dtype)
-    x_y = np.take_along_axis(x, ysafe[:, None, :], axis=1)[:, 0, :]
+    x_y = _pick(x, ysafe)
     wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
     elements = np.where(ignored, zero, -x_y if weight is None else -(wy * x_y))
     terms = {"input[y]": np.where(ignored, np.nan, x_y).reshape(out_shape)}
@@ -269,12 +278,10 @@ def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
         hint = "; all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
         if np.allclose(head.sum(axis=1), 1, atol=1e-3):
             hint = "; the input rows themselves sum to 1: they look like probabilities"
-        warn(
-            f"input does not look like log-probabilities: exp(input) sums to {float(np.exp(lse.flat[first])):.6g}, "
-            f"not 1, over the classes of {int(off.sum())} of {off.size} item(s) checked (first: item "
-            f"{_item(first, out_shape)}){hint}. "
-            "nll expects log_softmax output: take the log of probabilities first, or use cross_entropy on raw scores."
-        )
+        warn(f"input does not look like log-probabilities: exp(input) sums to {float(np.exp(lse.flat[first])):.6g}, "
+             f"not 1, over the classes of {int(off.sum())} of {off.size} item(s) checked (first: item "
+             f"{_item(first, out_shape)}){hint}. nll expects log_softmax output: take the log of probabilities "
+             "first, or use cross_entropy on raw scores.")
 
 
 def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
