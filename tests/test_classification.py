@@ -2,6 +2,7 @@
 the breakdown terms, and the chunked log-sum-exp against a direct computation."""
 
 import csv
+import json
 import io
 import warnings
 
@@ -304,3 +305,12 @@ def test_non_contiguous_inputs_give_the_same_losses():
             opts = {"label_smoothing": 0.1} if loss == "cross_entropy" else {}
             expected, got = (quiet(loss, v, t, reduction="none", **opts) for v in (a, b))
             np.testing.assert_allclose(got.value, expected.value, rtol=1e-13)
+
+
+@pytest.mark.parametrize("reduction,expected", [("mean", "nan"), ("sum", 0.0), ("none", [[]])])
+def test_empty_spatial_dimension_through_the_cli(reduction, expected):
+    """(N, C, 0) scores: no items; PyTorch's mean is nan (found by tests/test_hardening.py)."""
+    for target in ["[[[]]]", "zeros(1,0)"]:
+        r = run("cross_entropy", "[[[]]]", target, "--reduction", reduction, "--format", "json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.stdout)["value"] == expected

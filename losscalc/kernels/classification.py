@@ -51,7 +51,7 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
     m, logs = np.empty((n, d), dt), np.empty((n, d), dt)
     dot = np.zeros((n, d), dt) if vec is not None or probs is not None else None
     qsum = np.zeros((n, d), dt) if probs is not None else None
-    if c == 0:
+    if c == 0 or n * d == 0:  # no classes: log Σ exp = -inf (and no blocks of zero width)
         m.fill(-np.inf), logs.fill(-np.inf)
         return m, logs, dot, qsum
     rows = max(1, CHUNK // max(c * d, 1))

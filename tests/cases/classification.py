@@ -92,6 +92,10 @@ def _cross_entropy_extra(rng):
     out.append(Case("cross_entropy", [x, np.full(6, 1)], {"weight": np.array([1.0, 0, 2, 0])}))  # Σ w = 0: nan
     out.append(Case("cross_entropy", [rng.normal(size=(5,)), np.array([2])], {}, "none"))  # (C) with a (1) target
     out.append(Case("cross_entropy", [rng.normal(size=(2, 0)), np.zeros((2, 0))], {}, "mean"))  # C = 0
+    for reduction in REDUCTIONS:  # an empty spatial dimension
+        out.append(Case("cross_entropy", [np.zeros((1, 1, 0)), np.zeros((1, 1, 0))], {}, reduction))
+        out.append(Case("cross_entropy", [np.zeros((2, 3, 0)), np.zeros((2, 0), np.int64)], {"label_smoothing": 0.1}, reduction))
+        out.append(Case("nll", [np.zeros((2, 3, 0, 2)), np.zeros((2, 0, 2), np.int64)], {}, reduction))
     out.append(Case("nll", [rng.normal(size=(3, 4)), np.array([1, 2, 0])], {}, "mean"))  # not log-probs
     odd = np.array([[np.inf, 0, 1], [-np.inf, 0, 1], [-np.inf, -np.inf, -np.inf], [np.nan, 0, 1], [1, 2, 3]])
     for opts in [{}, {"label_smoothing": 0.2, "weight": np.array([1.0, 2, 3])}, {"ignore_index": 1}]:
