@@ -109,7 +109,7 @@ def _to_input(value, name: str, kind: str, dtype, rng) -> Input:
 def _count_nonfinite(inputs: dict[str, Input]) -> None:
     for name, t in inputs.items():
         a = t.array
-        if a.dtype.kind == "f" and a.size:
+        if a.dtype.kind == "f" and a.size and not np.isfinite(a.sum()):  # a finite sum: all finite
             bad = a.size - int(np.isfinite(a).sum())
             if bad:
                 n_nan = int(np.isnan(a).sum())
@@ -150,7 +150,7 @@ def compute(
             f"{loss.name} has no option {', '.join(unknown)}; its options are "
             f"{', '.join(known) or 'none besides the reduction'}."
         )
-    reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions)
+    reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
     rng = _LazyRng(seed)
     inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
     resolved = {}

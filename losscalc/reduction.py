@@ -97,8 +97,14 @@ def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
     return "mean" if size_average else "sum"
 
 
-def resolve_reduction(reduction: str, size_average: bool | None, reduce: bool | None, allowed) -> str:
+def resolve_reduction(reduction: str, size_average: bool | None, reduce: bool | None, allowed,
+                      legacy: bool = True) -> str:
     """The reduction in force, with PyTorch's deprecation warnings."""
+    if (size_average is not None or reduce is not None) and not legacy:
+        raise LossError(
+            "this loss has no legacy size_average/reduce flags (its PyTorch class has none); "
+            f"use --reduction {'|'.join(allowed)}."
+        )
     if size_average is not None or reduce is not None:
         chosen = legacy_reduction(size_average, reduce)
         warn(

@@ -208,3 +208,13 @@ def test_negative_numbers_are_tensors_and_option_values():
     assert r.stdout == "inf\n"
     r = run("mse", "--bogus", "1", "2")
     assert r.exit_code == 2 and "No such option" in r.stderr
+
+
+def test_legacy_flags_only_where_the_torch_class_has_them():
+    from losscalc import compute
+    from losscalc.errors import LossError
+
+    with pytest.raises(LossError, match="no legacy size_average/reduce"):
+        compute("triplet_margin_with_distance", "randn(2,3)", "randn(2,3)", "randn(2,3)", size_average=False)
+    r = run("triplet_margin_with_distance", "--no-size-average", "randn(2,3)", "randn(2,3)", "randn(2,3)")
+    assert r.exit_code == 2 and "No such option" in r.stderr

@@ -206,10 +206,6 @@ def error_cases(rng):
 
 
 def torch_value(F, case, tensors, options):
-    # to_torch goes through np.ascontiguousarray, which turns a 0-d array into shape (1): restore the shapes
-    tensors = [t.reshape(np.shape(a)) for t, a in zip(tensors, case.tensors)]
-    options = {k: v.reshape(np.shape(case.options[k])) if isinstance(case.options[k], np.ndarray) else v
-               for k, v in options.items()}
     fn = {"cross_entropy": F.cross_entropy, "nll": F.nll_loss, "multi_margin": F.multi_margin_loss,
           "multilabel_margin": F.multilabel_margin_loss,
           "multilabel_soft_margin": F.multilabel_soft_margin_loss}[case.loss]

@@ -103,10 +103,6 @@ def error_cases(rng):
 
 
 def torch_value(F, case, tensors, options):
-    # to_torch goes through np.ascontiguousarray, which turns a 0-d array into shape (1): restore the shapes
-    tensors = [t.reshape(np.shape(a)) for t, a in zip(tensors, case.tensors)]
-    options = {k: v.reshape(np.shape(case.options[k])) if isinstance(case.options[k], np.ndarray) else v
-               for k, v in options.items()}
     if case.loss == "triplet_margin_with_distance":
         options = dict(options)
         if options.pop("distance", "pairwise") == "cosine":
