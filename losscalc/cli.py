@@ -56,13 +56,13 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
                      show_default=True, help="table for people; json, value or csv for scripts"),
         click.Option(["--dtype"], type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
                      help="the floating-point type of the computation"),
-        click.Option(["--output", "-o"], type=click.Path(dir_okay=False), default=None,
+        click.Option(["--output", "-o"], type=str, default=None, metavar="FILE", shell_complete=complete_path,
                      help="save the unreduced element losses to a .npy, .csv or .json file"),
         click.Option(["--precision"], type=click.IntRange(1, 17), default=None,
                      help="significant digits in table and csv output (tables default to 10; json and value are always exact)"),
         click.Option(["--max-rows"], type=click.IntRange(1), default=20, show_default=True,
                      help="breakdown rows shown before head and tail are kept"),
-        click.Option(["--seed"], type=int, default=None, help="seed for generator tensors such as randn(3,5)"),
+        click.Option(["--seed"], type=click.IntRange(0), default=None, help="seed for generator tensors such as randn(3,5)"),
     ]
     return params
 
@@ -225,6 +225,8 @@ class LossGroup(click.Group):
             raise UserError(str(e)) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
             raise
+        except MemoryError:
+            raise UserError("not enough memory for this computation; use smaller tensors.") from None
         except BrokenPipeError:
             sys.stderr.close()
             ctx.exit(0)

@@ -137,6 +137,8 @@ def compute(
     forms. Raises LossError for anything the user can fix; warnings are LossWarnings.
     """
     loss = find(name)
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise LossError(f"--seed: {seed!r} is not a whole number of 0 or more.")
     if dtype not in DTYPES:
         raise LossError(f"--dtype: {dtype!r} is not supported; expected float64 or float32.")
     np_dtype = DTYPES[dtype]

@@ -98,7 +98,8 @@ def arithmetic_text(result: Result, precision: int | None) -> str:
         text = f"batchmean = Σ l / batch size = {fmt(a.numerator)} / {a.denominator} = {value}"
     else:
         den = a.denominator
-        den_text = str(int(den)) if float(den) == int(den) and a.denominator_label == "N" else fmt(den)
+        whole = a.denominator_label == "N" and np.isfinite(den) and float(den) == int(den)
+        den_text = str(int(den)) if whole else fmt(den)
         text = f"mean = {a.numerator_label} / {a.denominator_label} = {fmt(a.numerator)} / {den_text} = {value}"
     return "\n".join([text, *a.notes])
 
@@ -176,8 +177,12 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     from rich.console import Console
     from rich.table import Table
 
+    class _Console(Console):
+        def on_broken_pipe(self):  # let the CLI end quietly, as for the other formats
+            raise BrokenPipeError
+
     precision = precision or TABLE_PRECISION
-    console = Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
+    console = _Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
     console.print(header_text(result), soft_wrap=True)
     shape = str(tuple(result.value.shape))
     if result.value.ndim == 0:
@@ -202,18 +207,28 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     console.print(arithmetic_text(result, precision))
 
 
+def _file_mode(path: str) -> int:
+    """The mode the saved file should have: the replaced file's, else what open() would give."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def save_elements(path: str, elements: np.ndarray) -> None:
     """Write the unreduced losses to .npy, .csv or .json through a temporary file and a rename."""
     import io
     import json
     import tempfile
 
+    if os.path.isdir(path):
+        raise LossError(f"--output: {path!r} is a directory; give a file name.")
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".npy", ".csv", ".json"):
         raise LossError(f"--output: {path!r} must end in .npy, .csv or .json.")
     directory = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise LossError(f"--output: {path!r} is a directory; give a file name.")
     if not os.path.isdir(directory):
         raise LossError(f"--output: the directory of {path!r} does not exist.")
     if suffix == ".npy":
@@ -223,18 +238,19 @@ def save_elements(path: str, elements: np.ndarray) -> None:
     elif suffix == ".json":
         data = (json.dumps(_json_value(elements)) + "\n").encode()
     else:
-        rows = elements.reshape(-1, elements.shape[-1]) if elements.ndim > 1 else elements.reshape(-1, 1)
+        rows = elements.reshape(-1, elements.shape[-1]) if elements.ndim > 1 and elements.size else elements.reshape(-1, 1)
         data = "".join(",".join(number(x) for x in row) + "\n" for row in rows).encode()
     fd, tmp = None, None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".losscalc-", suffix=suffix, dir=directory)
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "wb") as f:
             fd = None
             f.write(data)
         os.replace(tmp, path)
         tmp = None
-    except OSError as e:
-        raise LossError(f"--output: could not write {path!r}: {e.strerror or e}.") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise LossError(f"--output: could not write {path!r}: {getattr(e, 'strerror', None) or e}.") from None
     finally:
         if fd is not None:
             os.close(fd)

@@ -10,8 +10,8 @@
 - nothing is ever unpickled, and the source never asks for it;
 - NaN and infinity propagate as in PyTorch, with a warning counting them per tensor.
 
-Bugs found in files other than tensors.py / generators.py are `xfail(strict=True)` tests
-here: the fix flips them to XPASS, which fails until the mark is removed.
+A bug found here, while it is open, is an `xfail(strict=True)` test (its fix flips it to XPASS,
+which fails until the mark is removed) and a KNOWN_BUGS pattern for the property test.
 """
 
 from __future__ import annotations
@@ -298,14 +298,9 @@ def invocations(draw, junk, out_dir):
     return [*command, *args], stdin
 
 
-# Bugs in files this test does not own, each shown by an xfail(strict=True) test below. The
-# property test tolerates them (and counts them) so that it keeps looking for new ones; when a
-# fix flips its xfail test, delete its line here too.
-KNOWN_BUGS = {
-    r"internal error \((ValueError: cannot convert float NaN|OverflowError: cannot convert float "
-    r"infinity) to integer\)": "test_non_finite_denominator_is_written_out",
-    r"internal error \(ValueError: cannot reshape array of size 0": "test_output_csv_of_no_elements",
-}
+# Known bugs, as patterns of their stderr, each shown by an xfail(strict=True) test: the property
+# test tolerates them (and counts them) so that it keeps looking for new ones. None open now.
+KNOWN_BUGS: dict[str, str] = {}
 PRECIOUS = b"precious: must survive every failed call"
 MAX_EXAMPLES = int(os.environ.get("LOSSCALC_FUZZ_EXAMPLES", "2500"))
 
@@ -478,9 +473,6 @@ def test_standard_input_npy_forms_still_load():
         np.testing.assert_array_equal(ts.array, array)
 
 
-@pytest.mark.xfail(strict=True, reason="kernels/common.broadcast does not check the size of the "
-                   "broadcast shape: randn(100000,1) against randn(1,100000) allocates 1e10 "
-                   "elements (MemoryError, exit 1, or the OOM killer)")
 @pytest.mark.parametrize("loss, shapes", [
     ("mse", [(100, 1), (1, 100)]), ("l1", [(100, 1), (1, 100)]),
     ("kl_div", [(100, 1), (1, 100)]), ("margin_ranking", [(100, 1), (1, 100), (1, 1)]),
@@ -494,8 +486,6 @@ def test_broadcast_blowup_is_refused_before_allocating(loss, shapes, monkeypatch
     assert_user_error(run(loss, *words), "elements")
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py turns MemoryError into 'internal error', exit 1; "
-                   "running out of memory is something the user can fix (smaller input): exit 2")
 def test_out_of_memory_is_a_user_error(monkeypatch):
     import dataclasses
 
@@ -629,9 +619,6 @@ def test_output_into_a_directory_or_nowhere_is_a_user_error(tmp_path, where, wor
     assert listing(tmp_path) == ["dir", "file.npy"] and not list((tmp_path / "dir").iterdir())
 
 
-@pytest.mark.xfail(strict=True, reason="render.save_elements keeps mkstemp's mode 0600: saved "
-                   "files are unreadable to the group and others, and replacing a file drops "
-                   "its mode")
 def test_output_file_mode_follows_the_umask_or_the_replaced_file(tmp_path):
     umask = os.umask(0o022)
     try:
@@ -647,8 +634,6 @@ def test_output_file_mode_follows_the_umask_or_the_replaced_file(tmp_path):
         os.umask(umask)
 
 
-@pytest.mark.xfail(strict=True, reason="render.save_elements: .csv of a 2-D result with no "
-                   "elements, elements.reshape(-1, 0), raises ValueError: exit 1")
 def test_output_csv_of_no_elements(tmp_path):
     target = tmp_path / "out.csv"
     r = run("mse", "--reduction", "none", "[[],[]]", "[[],[]]", "-o", target)
@@ -656,9 +641,6 @@ def test_output_csv_of_no_elements(tmp_path):
     assert target.read_text() == ""
 
 
-@pytest.mark.xfail(strict=True, reason="render.save_elements catches OSError but not the "
-                   "ValueError of a NUL byte in the path: exit 1 (unreachable from a shell, "
-                   "which cannot pass NUL, but reachable from Python callers)")
 def test_output_path_with_a_nul_byte(tmp_path):
     assert_user_error(run("mse", "1", "2", "-o", f"{tmp_path}/a\0b.npy"), "--output")
     assert listing(tmp_path) == []
@@ -884,8 +866,6 @@ def test_non_finite_numbers_match_pytorch_for_every_differential_case():
 # -------------------------------------------------------------- bugs in other files
 
 
-@pytest.mark.xfail(strict=True, reason="render.arithmetic_text calls int() on the mean's "
-                   "denominator, which is NaN or inf when a --weight is: exit 1 after half a table")
 @pytest.mark.parametrize("weight", ["nan,1", "inf,1", "-inf,1"])
 def test_non_finite_denominator_is_written_out(weight):
     r = run("mse", "--weight", weight, "1,2", "0,0")
@@ -899,9 +879,6 @@ def test_cross_entropy_probabilities_with_no_classes():
     assert doc["value"] == "nan"
 
 
-@pytest.mark.xfail(strict=True, reason="--seed is an unbounded int: a negative seed makes "
-                   "numpy raise ValueError inside the first generator, reported as if the "
-                   "tensor were unreadable ('input: could not read \"randn(3)\"')")
 def test_negative_seed_is_named_as_the_problem():
     assert_user_error(run("mse", "randn(3)", "1", "--seed", "-5"), "--seed")
 
@@ -938,8 +915,6 @@ def test_a_closed_pipe_is_not_an_error(fmt):
     assert code == 0 and "Traceback" not in stderr, stderr
 
 
-@pytest.mark.xfail(strict=True, reason="rich's Console.on_broken_pipe raises SystemExit(1): "
-                   "`losscalc ... | head -1` exits 1 with table output (render._render_table)")
 def test_a_closed_pipe_is_not_an_error_for_tables():
     code, stderr = broken_pipe(["l1", "--reduction", "none", "arange(3000)", "zeros(3000)",
                                 "--max-rows", "3000"])

@@ -26,14 +26,20 @@ def shape_str(shape) -> str:
 
 def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Broadcast named arrays against each other, or say which shapes do not fit."""
+    from ..tensors import shape_too_large
+
+    shapes = ", ".join(f"{name} {shape_str(a.shape)}" for name, a in arrays.items())
     try:
-        return list(np.broadcast_arrays(*arrays.values()))
+        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
     except ValueError:
-        shapes = ", ".join(f"{name} {shape_str(a.shape)}" for name, a in arrays.items())
         raise LossError(
             f"the shapes {shapes} cannot be broadcast together: each dimension, counted from "
             "the right, must be equal or 1."
         ) from None
+    too_large = shape_too_large(shape)
+    if too_large:
+        raise LossError(f"broadcasting {shapes} together gives a result whose {too_large}.")
+    return list(np.broadcast_arrays(*arrays.values()))
 
 
 def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_name: str = "target",
