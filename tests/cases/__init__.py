@@ -27,6 +27,11 @@ class Case:
     options: dict = field(default_factory=dict)  # Python names; tensor options as arrays
     reduction: str = "mean"
 
+    def __post_init__(self):
+        # NumPy scalars (rng.random(()) returns one) as 0-d arrays, so tensor options stay tensors
+        self.tensors = [np.asarray(t) for t in self.tensors]
+        self.options = {k: np.asarray(v) if isinstance(v, np.generic) else v for k, v in self.options.items()}
+
     @property
     def id(self) -> str:
         opts = ",".join(f"{k}={_short(v)}" for k, v in self.options.items())
