@@ -204,7 +204,7 @@ def _render_table(result: Result, stream, precision, max_rows, width):
         table.add_row(_index_text(i, result.elements.shape), *[number(c[i], precision) for c in flat])
     if result.elements.size:
         console.print(table)
-    console.print(arithmetic_text(result, precision))
+    console.print(arithmetic_text(result, precision), soft_wrap=True)
 
 
 def _file_mode(path: str) -> int:

@@ -314,3 +314,8 @@ def test_empty_spatial_dimension_through_the_cli(reduction, expected):
         r = run("cross_entropy", "[[[]]]", target, "--reduction", reduction, "--format", "json")
         assert r.exit_code == 0, r.output
         assert json.loads(r.stdout)["value"] == expected
+
+
+def test_no_ignored_note_when_nothing_is_ignored():
+    r = compute("cross_entropy", [[1.0, 2.0], [0.5, 0.1]], [0, 1])
+    assert r.arithmetic.notes == ()

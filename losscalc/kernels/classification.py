@@ -132,8 +132,9 @@ def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray
     if n_items and k == n_items:
         warn(f"every target equals the ignore index {ignore_index}: no item counts, so the mean is 0 / 0 = nan "
              "and the sum is 0, as in PyTorch. Check --ignore-index and the targets.")
-    note = f"{k} of {n_items} item(s) ignored (target = ignore_index {ignore_index}): they count neither in the sum nor in the denominator"
-    return ignored, np.where(ignored, 0, y), [note]
+    notes = [f"{k} of {n_items} item(s) ignored (target = ignore_index {ignore_index}): "
+             "they count neither in the sum nor in the denominator"] if k else []
+    return ignored, np.where(ignored, 0, y), notes
 
 
 def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape) -> KernelOut:
