@@ -38,6 +38,14 @@ class Reduction(click.Choice):
         return super().convert(value, param, ctx)
 
 
+GRAD_HELP = (
+    "add the analytic gradient of the value (of the sum of the elements with --reduction none) "
+    "with respect to each floating-point tensor, as PyTorch's autograd gives it; for ctc, what "
+    "PyTorch's CTC backward returns: exp(log_probs) - posterior, the gradient with respect to "
+    "the activations before log_softmax"
+)
+
+
 def _common_options(loss: Loss) -> list[click.Parameter]:
     """The options every loss has (--reduction, --format, ...), declared once."""
     params = [
@@ -62,6 +70,7 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
                      help="significant digits in table and csv output (tables default to 10; json and value are always exact)"),
         click.Option(["--max-rows"], type=click.IntRange(1), default=20, show_default=True,
                      help="breakdown rows shown before head and tail are kept"),
+        click.Option(["--grad"], is_flag=True, default=False, help=GRAD_HELP),
         click.Option(["--seed"], type=click.IntRange(0), default=None, help="seed for generator tensors such as randn(3,5)"),
     ]
     return params

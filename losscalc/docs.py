@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .registry import Loss, Option, losses
 
-COMMON_OPTIONS = "--format table|json|value|csv, --dtype, --output, --precision, --max-rows, --seed"
+COMMON_OPTIONS = "--format table|json|value|csv, --dtype, --output, --precision, --max-rows, --grad, --seed"
 
 
 def option_text(opt: Option) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import __version__
 from .errors import LossError, warn
-from .reduction import Arithmetic, apply_reduction, resolve_reduction
+from .reduction import Arithmetic, apply_reduction, resolve_reduction, upstream
 from .registry import Loss, find
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -34,6 +34,7 @@ class Result:
     arithmetic: Arithmetic
     inputs: dict[str, Input] = field(default_factory=dict)
     shown_inputs: tuple[str, ...] | None = None  # breakdown columns; None: every input that fits
+    grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
 
     @property
     def signature(self) -> str:
@@ -127,6 +128,7 @@ def compute(
     size_average: bool | None = None,
     reduce: bool | None = None,
     seed: int | None = None,
+    grad: bool = False,
     **options,
 ) -> Result:
     """Compute a loss as PyTorch would.
@@ -134,7 +136,10 @@ def compute(
     `tensors` are NumPy arrays, nested lists, numbers, or strings in losscalc's tensor syntax
     (`"1,2;3,4"`, `"pred.npy"`, `"randn(3,5)"`), in PyTorch's forward order. `options` are the
     loss's options by their Python names (`ignore_index=1`); tensor options take the same
-    forms. Raises LossError for anything the user can fix; warnings are LossWarnings.
+    forms. With `grad=True` the result also holds the analytic gradient of the value (of the
+    sum of the elements when `reduction="none"`) with respect to each floating-point positional
+    tensor PyTorch differentiates. Raises LossError for anything the user can fix; warnings are
+    LossWarnings.
     """
     loss = find(name)
     if seed is not None and (not isinstance(seed, int) or seed < 0):
@@ -170,6 +175,7 @@ def compute(
     with np.errstate(all="ignore"):
         out = loss.kernel(*arrays, **resolved)
         value, arithmetic = apply_reduction(out, reduction)
+        grads = _gradients(loss, out, reduction, inputs) if grad else None
     return Result(
         loss=loss,
         reduction=reduction,
@@ -181,4 +187,23 @@ def compute(
         arithmetic=arithmetic,
         inputs=inputs,
         shown_inputs=out.shown_inputs,
+        grads=grads,
     )
+
+
+def _gradients(loss: Loss, out, reduction: str, inputs: dict[str, Input]) -> dict[str, np.ndarray]:
+    if out.backward is None:
+        raise LossError(f"--grad is not available for {loss.name}.")
+    grads = out.backward(upstream(out, reduction))
+    return {name: sum_to_shape(g, inputs[name].array.shape) for name, g in grads.items()}
+
+
+def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """A gradient in a broadcast shape, summed back to the shape of the tensor it belongs to."""
+    g = np.asarray(g)
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(lead))) if lead > 0 else g
+    ones = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    return (g.sum(axis=ones, keepdims=True) if ones else g).reshape(shape)

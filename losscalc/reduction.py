@@ -9,6 +9,7 @@ target lengths; KL batchmean: the batch size). `apply_reduction` turns that into
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -21,19 +22,23 @@ class KernelOut:
 
     elements: the unreduced losses (`reduction=none`).
     terms: named intermediate values, each broadcastable to `elements` (the breakdown columns).
-    numerators, denominator: `mean = sum(numerators) / denominator`; by default the elements
-        and their count. `numerator_label` and `denominator_label` say so in words.
+    mean_divisor, denominator: `mean = Σ (elements / mean_divisor) / denominator`; by default
+        no divisor and the elements' count (CTC divides each loss by its target length first).
+        `numerator_label` and `denominator_label` say so in words.
     batch: what `batchmean` divides the sum by.
     notes: extra lines for the written-out reduction (e.g. how many items were ignored).
     mean_warning: emitted when the reduction is `mean` (e.g. KL divergence's mean).
     shown_inputs: the input tensors the breakdown shows beside the terms; by default every
         input whose shape fits the elements (a kernel whose inputs do not line up with its
         elements, such as CTC's, names none and puts what matters in its terms).
+    backward: for --grad: given g = ∂value/∂elements (in the elements' shape), the gradient
+        with respect to each floating-point positional tensor PyTorch differentiates, by name
+        (a broadcast shape is fine: the engine sums it back to the tensor's own shape).
     """
 
     elements: np.ndarray
     terms: dict[str, np.ndarray] = field(default_factory=dict)
-    numerators: np.ndarray | None = None
+    mean_divisor: np.ndarray | None = None
     denominator: float | None = None
     numerator_label: str = "Σ l"
     denominator_label: str = "N"
@@ -41,6 +46,7 @@ class KernelOut:
     notes: list[str] = field(default_factory=list)
     mean_warning: str | None = None
     shown_inputs: tuple[str, ...] | None = None
+    backward: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def apply_reduction(out: KernelOut, reduction: str) -> tuple[np.ndarray, Arithme
     if reduction == "mean":
         if out.mean_warning:
             warn(out.mean_warning)
-        num = e if out.numerators is None else out.numerators
+        num = e if out.mean_divisor is None else e / out.mean_divisor
         numerator = num.sum(dtype=e.dtype)
         denominator = e.size if out.denominator is None else out.denominator
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -121,3 +127,17 @@ def resolve_reduction(reduction: str, size_average: bool | None, reduce: bool | 
             f"expected one of {', '.join(allowed)}."
         )
     return reduction
+
+
+def upstream(out: KernelOut, reduction: str) -> np.ndarray:
+    """∂value/∂elements for the reduction in force (`none` counts as the sum of the elements)."""
+    e = out.elements
+    one = np.ones(e.shape, e.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reduction == "mean":
+            denominator = e.dtype.type(e.size if out.denominator is None else out.denominator)
+            scale = one if out.mean_divisor is None else one / out.mean_divisor
+            return (scale / denominator).astype(e.dtype, copy=False)
+        if reduction == "batchmean":
+            return one / e.dtype.type(out.batch if out.batch is not None else 1)
+    return one

@@ -65,7 +65,30 @@ def _breakdown(result: Result):
         except ValueError:
             continue
     columns.append(("loss", result.elements))
+    for name, g in _aligned_grads(result).items():
+        columns.append((f"∂/∂{name}", g))
     return ["index"] + [c[0] for c in columns], columns
+
+
+def _aligned_grads(result: Result) -> dict[str, np.ndarray]:
+    """The gradients of the elements' own shape: a breakdown column each."""
+    return {k: g for k, g in (result.grads or {}).items() if g.shape == result.elements.shape}
+
+
+def grads_text(result: Result, precision: int | None, limit: int) -> str:
+    """The gradients that are not breakdown columns, each with its shape (values when few)."""
+    lines = []
+    for name, g in (result.grads or {}).items():
+        if name in _aligned_grads(result):
+            continue
+        head = f"∂value/∂{name}, shape {tuple(g.shape)}"
+        if g.size > limit:
+            lines.append(f"{head}: {g.size} values, shown by --format json")
+        else:
+            rows = g.reshape(-1, g.shape[-1]) if g.ndim > 1 else g.reshape(1, -1)
+            lines.append(head + ":")
+            lines += ["  " + " ".join(number(x, precision) for x in row) for row in rows]
+    return "\n".join(lines)
 
 
 def _rows(result: Result, max_rows: int | None):
@@ -145,6 +168,7 @@ def to_json(result: Result) -> dict:
             for name, t in result.inputs.items()
         },
         "signature": result.signature,
+        **({"grad": {k: _json_value(g) for k, g in result.grads.items()}} if result.grads is not None else {}),
     }
 
 
@@ -205,6 +229,10 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     if result.elements.size:
         console.print(table)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
+    if result.grads:
+        text = grads_text(result, precision, limit=max_rows * 8)
+        if text:
+            console.print(text, soft_wrap=True)
 
 
 def _file_mode(path: str) -> int:

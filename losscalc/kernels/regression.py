@@ -14,11 +14,20 @@ from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_b
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
 
-def _weighted(err: np.ndarray, input: np.ndarray, weight, terms: dict) -> KernelOut:
+def _of_difference(ddiff: np.ndarray, weight=None):
+    """The backward of a loss of d = x - y whose derivative is ddiff = ∂l/∂d (times weight)."""
+    def backward(g):
+        gd = g * ddiff if weight is None else g * weight * ddiff
+        return {"input": gd, "target": -gd}
+
+    return backward
+
+
+def _weighted(err: np.ndarray, ddiff: np.ndarray, input: np.ndarray, weight, terms: dict) -> KernelOut:
     """The element losses, weighted as F.l1_loss/F.mse_loss weight them: mean = Σ w·l / Σ w.
-    (F.huber_loss takes a plain mean of w·l instead; see huber.)"""
+    (F.huber_loss takes a plain mean of w·l instead; see huber.) ddiff = ∂err/∂(x - y)."""
     if weight is None:
-        return KernelOut(err, terms)
+        return KernelOut(err, terms, backward=_of_difference(ddiff))
     check_same_shape(input, weight, "input", "--weight")
     return KernelOut(
         err * weight,
@@ -26,6 +35,7 @@ def _weighted(err: np.ndarray, input: np.ndarray, weight, terms: dict) -> Kernel
         denominator=weight.sum(dtype=err.dtype),
         numerator_label="Σ w·l",
         denominator_label="Σ w",
+        backward=_of_difference(ddiff, weight),
     )
 
 
@@ -46,7 +56,7 @@ def l1(input, target, *, weight=None):
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
-    return _weighted(np.abs(diff), input, weight, {"x - y": diff})
+    return _weighted(np.abs(diff), np.sign(diff), input, weight, {"x - y": diff})
 
 
 def mse(input, target, *, weight=None):
@@ -66,7 +76,7 @@ def mse(input, target, *, weight=None):
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
-    return _weighted(diff * diff, input, weight, {"x - y": diff})
+    return _weighted(diff * diff, 2 * diff, input, weight, {"x - y": diff})
 
 
 def smooth_l1(input, target, *, beta=1.0):

@@ -54,7 +54,8 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     _warn_infeasible(loss, il, tl, labels, zero_infinity, batched)
     if zero_infinity:
         loss[loss == np.inf] = 0
-    share = loss / np.maximum(tl, 1).astype(lp.dtype)
+    divisor = np.maximum(tl, 1).astype(lp.dtype)
+    share = loss / divisor
     terms = {"input len": il, "target len": tl, "target": _join_rows(labels, _first(tl, labels.shape[1]), blank),
              "l/max(len,1)": share}
     notes = []
@@ -69,7 +70,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     return KernelOut(
         squeeze(loss),
         {k: squeeze(v) for k, v in terms.items()},
-        numerators=squeeze(share),
+        mean_divisor=squeeze(divisor),
         denominator=N,
         numerator_label="Σ l/max(len,1)",
         denominator_label="N",

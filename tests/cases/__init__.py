@@ -80,3 +80,40 @@ def family_of(loss: str):
         if loss in module.LOSSES:
             return module
     raise KeyError(loss)
+
+
+def torch_grads(torch, case: Case, dtype=np.float64) -> dict[str, np.ndarray]:
+    """PyTorch autograd's gradient of the value (of the sum of the elements for `none`) with
+    respect to each floating-point positional tensor it differentiates, by tensor name.
+
+    Every floating-point tensor is asked for a gradient; where torch has no derivative for one
+    (e.g. some targets), each is then tried alone and only those torch differentiates are kept.
+    """
+    from losscalc.registry import find
+
+    import torch.nn.functional as F
+
+    names = [t.name for t in find(case.loss).tensors]
+    floating = [i for i, t in enumerate(case.tensors) if np.asarray(t).dtype.kind == "f"]
+
+    def attempt(wanted):
+        tensors = [to_torch(torch, t, dtype) for t in case.tensors]
+        for i in wanted:
+            tensors[i].requires_grad_(True)
+        options = {k: to_torch(torch, v, dtype) if isinstance(v, np.ndarray) else v for k, v in case.options.items()}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = family_of(case.loss).torch_value(F, case, tensors, options)
+            out.sum().backward()  # the sum of a reduced value is the value
+        return {names[i]: tensors[i].grad.double().numpy() for i in wanted if tensors[i].grad is not None}
+
+    try:
+        return attempt(floating)
+    except (RuntimeError, NotImplementedError):
+        grads = {}
+        for i in floating:
+            try:
+                grads.update(attempt([i]))
+            except (RuntimeError, NotImplementedError):
+                pass
+        return grads
