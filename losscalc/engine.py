@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,15 +12,10 @@ from .errors import LossError, warn
 from .reduction import Arithmetic, apply_reduction, resolve_reduction, upstream
 from .registry import Loss, find
 
+if TYPE_CHECKING:
+    from .tensors import TensorSource
+
 DTYPES = {"float64": np.float64, "float32": np.float32}
-
-
-@dataclass
-class Input:
-    """A tensor as the kernel received it, and where it came from."""
-
-    array: np.ndarray
-    source: str = "array"
 
 
 @dataclass
@@ -32,7 +28,7 @@ class Result:
     elements: np.ndarray
     terms: dict[str, np.ndarray]
     arithmetic: Arithmetic
-    inputs: dict[str, Input] = field(default_factory=dict)
+    inputs: dict[str, TensorSource] = field(default_factory=dict)  # by name, as the kernel got them
     shown_inputs: tuple[str, ...] | None = None  # breakdown columns; None: every input that fits
     grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
 
@@ -82,12 +78,10 @@ class _LazyRng:
         return getattr(self._rng, name)
 
 
-def _to_input(value, name: str, kind: str, dtype, rng) -> Input:
+def _to_input(value, name: str, kind: str, dtype, rng) -> TensorSource:
     from .tensors import TensorSource, as_float, as_index, load_tensor
 
-    if isinstance(value, Input):
-        source, array = value.source, value.array
-    elif isinstance(value, TensorSource):
+    if isinstance(value, TensorSource):
         source, array = value.source, value.array
     elif isinstance(value, str):
         loaded = load_tensor(value, name, rng=rng)
@@ -104,10 +98,10 @@ def _to_input(value, name: str, kind: str, dtype, rng) -> Input:
         array = array.astype(np.int64)
     elif array.dtype.kind not in "iu":
         array = as_float(array, name, dtype)
-    return Input(array, source)
+    return TensorSource(array, source)
 
 
-def _count_nonfinite(inputs: dict[str, Input]) -> None:
+def _count_nonfinite(inputs: dict[str, TensorSource]) -> None:
     for name, t in inputs.items():
         a = t.array
         if a.dtype.kind == "f" and a.size and not np.isfinite(a.sum()):  # a finite sum: all finite
@@ -191,7 +185,7 @@ def compute(
     )
 
 
-def _gradients(loss: Loss, out, reduction: str, inputs: dict[str, Input]) -> dict[str, np.ndarray]:
+def _gradients(loss: Loss, out, reduction: str, inputs: dict[str, TensorSource]) -> dict[str, np.ndarray]:
     if out.backward is None:
         raise LossError(f"--grad is not available for {loss.name}.")
     grads = out.backward(upstream(out, reduction))
