@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -14,18 +15,26 @@ from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_b
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
 
-def _of_difference(ddiff: np.ndarray, weight=None):
-    """The backward of a loss of d = x - y whose derivative is ddiff = ∂l/∂d (times weight)."""
+def _sgn(d: np.ndarray) -> np.ndarray:
+    """torch.sgn as autograd uses it (abs, L1 norm): -1, 0 or 1, and 0 for NaN, where np.sign gives NaN."""
+    s = np.sign(d)
+    return np.where(np.isnan(s), np.zeros((), s.dtype), s)
+
+
+def _of_difference(ddiff: Callable[[], np.ndarray], weight=None):
+    """The backward of a loss of d = x - y whose derivative ∂l/∂d is ddiff() (times weight),
+    computed only when a gradient is asked for. ∂l/∂y = -∂l/∂x: PyTorch's backward of these
+    losses for the target is the input's with the sign turned, kinks included."""
     def backward(g):
-        gd = g * ddiff if weight is None else g * weight * ddiff
+        gd = g * ddiff() if weight is None else g * weight * ddiff()
         return {"input": gd, "target": -gd}
 
     return backward
 
 
-def _weighted(err: np.ndarray, ddiff: np.ndarray, input: np.ndarray, weight, terms: dict) -> KernelOut:
+def _weighted(err: np.ndarray, ddiff: Callable[[], np.ndarray], input: np.ndarray, weight, terms: dict) -> KernelOut:
     """The element losses, weighted as F.l1_loss/F.mse_loss weight them: mean = Σ w·l / Σ w.
-    (F.huber_loss takes a plain mean of w·l instead; see huber.) ddiff = ∂err/∂(x - y)."""
+    (F.huber_loss takes a plain mean of w·l instead; see huber.) ddiff() = ∂err/∂(x - y)."""
     if weight is None:
         return KernelOut(err, terms, backward=_of_difference(ddiff))
     check_same_shape(input, weight, "input", "--weight")
@@ -56,7 +65,8 @@ def l1(input, target, *, weight=None):
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
-    return _weighted(np.abs(diff), np.sign(diff), input, weight, {"x - y": diff})
+    # ∂|d|/∂d = sgn(d): 0 at d = 0 and at NaN (PyTorch's abs backward)
+    return _weighted(np.abs(diff), lambda: _sgn(diff), input, weight, {"x - y": diff})
 
 
 def mse(input, target, *, weight=None):
@@ -76,7 +86,7 @@ def mse(input, target, *, weight=None):
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
-    return _weighted(diff * diff, 2 * diff, input, weight, {"x - y": diff})
+    return _weighted(diff * diff, lambda: 2 * diff, input, weight, {"x - y": diff})
 
 
 def smooth_l1(input, target, *, beta=1.0):
@@ -101,11 +111,14 @@ def smooth_l1(input, target, *, beta=1.0):
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
     z = np.abs(diff)
-    if beta == 0:  # PyTorch computes the L1 loss here
-        return KernelOut(z, {"|x - y|": z})
+    if beta == 0:  # PyTorch computes the L1 loss here, and its gradient: sgn(x - y)
+        return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: _sgn(diff)))
     squared = z < beta
     elements = np.where(squared, 0.5 * z * z / beta, z - 0.5 * beta)
-    return KernelOut(elements, {"|x - y|": z, "branch": np.where(squared, "squared", "linear")})
+    # ∂l/∂d = d / beta inside, sign(d) from |d| = beta on (PyTorch's smooth_l1_loss_backward;
+    # NaN stays NaN here, unlike the L1 loss's sgn)
+    return KernelOut(elements, {"|x - y|": z, "branch": np.where(squared, "squared", "linear")},
+                     backward=_of_difference(lambda: np.where(squared, diff / beta, np.sign(diff))))
 
 
 def huber(input, target, *, delta=1.0, weight=None):
@@ -131,13 +144,16 @@ def huber(input, target, *, delta=1.0, weight=None):
     if weight is not None:
         check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
     x, y = broadcast({"input": input, "target": target})
-    z = np.abs(x - y)
+    diff = x - y
+    z = np.abs(diff)
     squared = z < delta
     elements = np.where(squared, 0.5 * z * z, delta * (z - 0.5 * delta))
     terms = {"|x - y|": z, "branch": np.where(squared, "squared", "linear")}
+    # ∂l/∂d = d inside, delta·sign(d) from |d| = delta on (PyTorch's huber_loss_backward), times w
+    backward = _of_difference(lambda: np.where(squared, diff, delta * np.sign(diff)), weight)
     if weight is None:
-        return KernelOut(elements, terms)
-    return KernelOut(elements * weight, {**terms, "weight": weight})
+        return KernelOut(elements, terms, backward=backward)
+    return KernelOut(elements * weight, {**terms, "weight": weight}, backward=backward)
 
 
 def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
@@ -176,7 +192,28 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
         stirling = np.where(y <= 1, np.zeros((), y.dtype), stirling)
         elements = elements + stirling
         terms["Stirling (y > 1)"] = stirling
-    return KernelOut(elements, terms)
+    return KernelOut(elements, terms, backward=lambda g: _poisson_backward(g, x, y, log_input, full, eps))
+
+
+def _poisson_backward(g, x, y, log_input, full, eps):
+    """Autograd's chain through torch.poisson_nll_loss, a composite of elementwise ops.
+
+    ∂/∂x = exp(x) - y (log input) or 1 - y / (x + eps); ∂/∂y = -x or -log(x + eps).
+    The Stirling term adds log(y) + 1/(2y) where y > 1; where y <= 1 its masked_fill sends 0 back
+    through log(y) and 1/y, so y = 0 gives 0·(-inf) and 0/0: NaN, and y < 0 gives NaN too, as in
+    PyTorch. Each product is taken in autograd's order so that inf and NaN land where they do there.
+    """
+    if log_input:
+        grads = {"input": g * np.exp(x) - g * y, "target": -(g * x)}
+    else:
+        grads = {"input": g + -g * y / (x + eps), "target": -g * np.log(x + eps)}
+    if full:
+        gs = np.where(y <= 1, np.zeros((), g.dtype), g)  # masked_fill's backward
+        half = 0.5 * gs
+        grads["target"] = grads["target"] + (
+            gs * np.log(y) + gs * y / y - gs + half / (2 * math.pi * y) * (2 * math.pi)
+        )
+    return grads
 
 
 def _gaussian_var(input: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -222,6 +259,7 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
             f"var holds a negative variance, {var[pos]}{where}; variances must be 0 or more "
             "(values below --eps are raised to it)."
         )
+    given = var
     var = _gaussian_var(input, var)
     warn_if_broadcast(input, target, torch_warns=False)
     x, y, aligned = broadcast({"input": input, "target": target, "var": var})
@@ -231,7 +269,23 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
     elements = 0.5 * (log_var + scaled)
     if full:
         elements = elements + 0.5 * math.log(2 * math.pi)
-    return KernelOut(elements, {"var": aligned, "var clamped": v, "log var": log_var, "(x-y)²/var": scaled})
+
+    def backward(g):
+        """F.gaussian_nll_loss clamps var in place under torch.no_grad(), so autograd sees the clamp
+        as the identity: ∂l/∂var = 0.5 (1/v - (x-y)²/v²) at the clamped v, below eps too."""
+        d = x - y
+        half = 0.5 * g
+        gd = half / v * (2 * d)  # pow's backward: grad · 2 d
+        grads = {"input": gd, "target": -gd}
+        if given.ndim:  # a single number is PyTorch's float var, which autograd does not see
+            gv = half / v + -half * (d * d / v / v)  # log's backward + div's backward for the divisor
+            # a var one dimension short was unsqueezed at the end: sum that dimension out here,
+            # as the engine sums only leading and size-1 dimensions
+            grads["var"] = gv.sum(axis=-1) if var.ndim > given.ndim else gv
+        return grads
+
+    return KernelOut(elements, {"var": aligned, "var clamped": v, "log var": log_var, "(x-y)²/var": scaled},
+                     backward=backward)
 
 
 XY = (Tensor("input", help="predictions"), Tensor("target", help="true values"))
