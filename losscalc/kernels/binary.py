@@ -60,9 +60,23 @@ def bce(input, target, *, weight=None):
     log_1mx = np.maximum(np.log1p(-input), -100)
     elements = (target - 1) * log_1mx - target * log_x
     terms = {"log(x) clamped": log_x, "log(1-x) clamped": log_1mx}
+
+    def backward(g):
+        """PyTorch's own formulas, not the derivative of the clamped logs (derivatives.yaml:
+        binary_cross_entropy_backward and binary_cross_entropy_target_backward):
+            ∂l/∂x = w (x - y) / max(x (1 - x), 1e-12)    1e-12 a C++ float: input 0 or 1 gives ±1e12, not 0
+            ∂l/∂y = -w logit(x) = -w log(x / (1 - x))     no clamp: ±inf at input 0 or 1
+        """
+        eps = input.dtype.type(np.float32(1e-12))
+        gx = g * (input - target) / np.maximum((1 - input) * input, eps)
+        gy = -np.log(input / (1 - input)) * g
+        if w is not None:
+            gx, gy = gx * w, gy * w
+        return {"input": gx, "target": gy}
+
     if w is None:
-        return KernelOut(elements, terms)
-    return KernelOut(elements * w, {**terms, "weight": w})
+        return KernelOut(elements, terms, backward=backward)
+    return KernelOut(elements * w, {**terms, "weight": w}, backward=backward)
 
 
 def bce_with_logits(input, target, *, weight=None, pos_weight=None):
@@ -91,16 +105,39 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
             f"target holds {int(outside.sum())} value(s) outside [0, 1]; bce_with_logits expects "
             "probabilities, usually 0 or 1 (for labels in {-1, 1}, use soft_margin). PyTorch computes anyway."
         )
-    log_sig = np.minimum(input, 0) - np.log1p(np.exp(-np.abs(input)))
+    log_sig = _log_sigmoid(input)
     terms = {"log σ(x)": log_sig}
     if pw is not None:
         factor = (pw - 1) * target + 1
         terms["1+(p-1)y"] = factor
         log_sig = log_sig * factor
     elements = (1 - target) * input - log_sig
+
+    def backward(g):
+        """PyTorch's binary_cross_entropy_with_logits_backward and its target backward:
+            ∂l/∂x = w (σ(x) - y)                       ∂l/∂y = -w x
+            with pos_weight p: ∂l/∂x = w ((p y + 1 - y) σ(x) - p y),
+                               ∂l/∂y = w (log σ(-x) - p log σ(x))
+        """
+        sig = 1 / (1 + np.exp(-input))
+        if pw is None:
+            gx, gy = (sig - target) * g, -input * g
+        else:
+            t = pw * target
+            gx = ((t + 1 - target) * sig - t) * g
+            gy = (_log_sigmoid(-input) - _log_sigmoid(input) * pw) * g
+        if w is not None:
+            gx, gy = gx * w, gy * w
+        return {"input": gx, "target": gy}
+
     if w is None:
-        return KernelOut(elements, terms)
-    return KernelOut(elements * w, {**terms, "weight": w})
+        return KernelOut(elements, terms, backward=backward)
+    return KernelOut(elements * w, {**terms, "weight": w}, backward=backward)
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """log σ(x) = min(x, 0) - log(1 + exp(-|x|)), finite for large |x|."""
+    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
 
 
 def soft_margin(input, target):
@@ -120,7 +157,15 @@ def soft_margin(input, target):
     warn_if_broadcast(input, target, torch_warns=False)
     warn_unless_pm1(target, "target", "soft_margin")
     margin = -input * y
-    return KernelOut(np.log1p(np.exp(margin)), {"-y·x": margin})
+
+    def backward(g):
+        """PyTorch's soft_margin_loss_backward: ∂l/∂x = -y z / (1 + z), z = exp(-y x), as written,
+        so z = inf (-y x above ~709) gives inf/inf = NaN there, as in PyTorch. PyTorch has no
+        derivative for the target."""
+        z = np.exp(margin)
+        return {"input": -(y * z) / (z + 1) * g}
+
+    return KernelOut(np.log1p(np.exp(margin)), {"-y·x": margin}, backward=backward)
 
 
 _XY = (Tensor("input", help="probabilities in [0, 1]"), Tensor("target", help="target probabilities, usually 0 or 1"))
