@@ -85,7 +85,28 @@ def kl_div(input, target, *, log_target=False):
         elements = y_log_y - y_x
         terms = {"y·log y": y_log_y, "y·x": y_x}
     batch = int(input.shape[0]) if input.ndim else None
-    return KernelOut(elements, terms, batch=batch, mean_warning=KL_MEAN_WARNING)
+    return KernelOut(elements, terms, batch=batch, mean_warning=KL_MEAN_WARNING,
+                     backward=lambda g: _kl_backward(g, x, y, log_target))
+
+
+def _kl_backward(g, x, y, log_target):
+    """Autograd's chain through torch.kl_div, a composite of elementwise ops.
+
+    --log-target, l = exp(y) (y - x):   ∂l/∂x = -exp(y),  ∂l/∂y = exp(y) (y - x) + exp(y)
+        (y = -inf gives 0·(-inf) = NaN for the target, as in PyTorch)
+    otherwise, l = xlogy(y, y) - y x:   ∂l/∂x = -y,       ∂l/∂y = log(y) + y/y - x
+        xlogy's backward masks its log(y) term to 0 where y = 0 but not y/y, so a target of
+        exactly 0 (or below) has a NaN gradient, as in PyTorch; the input's gradient there is 0.
+    """
+    if log_target:
+        p = np.exp(y)
+        gp = g * p
+        return {"input": -gp, "target": g * (y - x) * p + gp}
+    zero = np.zeros((), g.dtype)
+    with_log = np.where(g == 0, zero, g * np.log(y))  # xlogy(g, y): 0 where g = 0 unless y is NaN
+    with_log = np.where(np.isnan(y), y, with_log)
+    with_log = np.where(y == 0, zero, with_log)  # the mask (self == 0) & (other <= 0), self = other = y
+    return {"input": -g * y, "target": with_log + g * y / y - g * x}
 
 
 LOSSES = [
