@@ -5,5 +5,6 @@ from . import embedding, regression
 from . import classification
 from . import sequence
 from . import binary, divergence
+from . import beyond
 
-FAMILIES = (regression, embedding, binary, divergence, sequence, classification)
+FAMILIES = (regression, embedding, binary, divergence, sequence, classification, beyond)

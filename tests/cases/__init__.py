@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FAMILIES = ["regression", "embedding", "binary", "divergence", "classification", "sequence"]
+FAMILIES = ["regression", "embedding", "binary", "divergence", "classification", "sequence", "beyond"]
 
 
 @dataclass

@@ -1,0 +1,420 @@
+"""Beyond PyTorch (SPEC §7): losses torch.nn lacks, with SciPy, torchvision and Keras as their
+references: the Jensen-Shannon divergence and the Shannon entropy of probability rows, the 1-D
+Wasserstein distance, the sigmoid focal loss, the log-cosh loss and the soft Dice loss.
+
+Probability rows are taken as given, not normalised (SciPy's jensenshannon and entropy divide
+each row by its sum first): a row that does not sum to 1 is warned about, as kl_div and
+cross_entropy warn, and the gradient is the plain partial derivative of the formula shown.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import LossError, warn
+from ..registry import Loss, Option, Tensor
+from .common import KernelOut, check_same_shape, shape_str
+
+LOG2 = math.log(2.0)
+
+
+def _at(mask: np.ndarray) -> tuple[tuple, str]:
+    """The first position where `mask` holds, and ` at index [...]` (empty for a 0-d mask)."""
+    pos = tuple(int(i) for i in np.argwhere(mask)[0])
+    return pos, f" at index {list(pos)}" if pos else ""
+
+
+def _check_nonnegative(t: np.ndarray, name: str, hint: str) -> None:
+    negative = t < 0
+    if negative.any():
+        pos, where = _at(negative)
+        raise LossError(f"{name}: the value {t[pos]}{where} is negative ({int(negative.sum())} such value(s)); {hint}")
+
+
+def _check_rows(t: np.ndarray, name: str, loss: str) -> None:
+    if t.ndim == 0:
+        raise LossError(f"{name} is a single number; {loss} takes rows of probabilities along the last "
+                        "dimension, so it needs at least one dimension, e.g. (C) or (N, C).")
+
+
+def _warn_unless_rows_sum_to_1(p: np.ndarray, name: str, loss: str) -> None:
+    """Rows off 1 by more than 1e-3 (NaN rows are left to the non-finite warning)."""
+    sums = p.sum(axis=-1)
+    off = np.abs(sums - 1) > 1e-3
+    if off.any():
+        pos, where = _at(off)
+        first = f"row{where.replace(' at index', '')}, " if pos else ""
+        warn(f"{name}: {int(off.sum())} of {off.size} row(s) do not sum to 1 ({first}sum {float(sums[pos]):.6g}). "
+             f"{loss} takes probability rows as they are; SciPy would divide each row by its sum first. "
+             "Normalise the rows yourself (or apply a softmax to logits) if that is what you meant.")
+
+
+def _warn_outside_unit(t: np.ndarray, name: str, hint: str) -> None:
+    outside = (t < 0) | (t > 1)
+    if outside.any():
+        pos, where = _at(outside)
+        warn(f"{name} holds {int(outside.sum())} value(s) outside [0, 1], first {t[pos]}{where}; {hint}")
+
+
+def _x_log_x_over(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x log(x / y), 0 where x = 0 (SciPy's rel_entr for x, y >= 0); NaN propagates."""
+    with np.errstate(all="ignore"):
+        return np.where(x == 0, np.zeros((), x.dtype), x * np.log(x / y))
+
+
+def js_div(p, q):
+    """Jensen-Shannon divergence between probability rows (base e, the square of SciPy's distance).
+
+    Formula:
+        m = (p + q) / 2, along each row (the last dimension)
+        l_n = ½ Σ_i p_i log(p_i / m_i) + ½ Σ_i q_i log(q_i / m_i)      (0 log 0 = 0)
+        = ½ KL(p‖m) + ½ KL(q‖m), between 0 and log 2; rows are not normalised (a warning
+        when one does not sum to 1). ∂l/∂p_i = ½ log(p_i / m_i): -inf where p_i = 0 < q_i,
+        ½ log 2 where p_i = q_i = 0.
+
+    Shape:
+        p (*, C) of probabilities (>= 0) in rows along the last dimension, q the same shape;
+        output (*), one value per row ((), for a single row (C)), or () when reduced.
+
+    References:
+        scipy.spatial.distance.jensenshannon(p, q, axis=-1) ** 2 (which first divides each
+        row by its sum); Lin, "Divergence measures based on the Shannon entropy", IEEE
+        Trans. Inf. Theory 37, 1991
+    """
+    _check_rows(p, "p", "js_div")
+    check_same_shape(p, q, "p", "q", " (one row of q for each row of p)")
+    for t, name in ((p, "p"), (q, "q")):
+        _check_nonnegative(t, name, "js_div takes probabilities; apply a softmax to logits first.")
+    for t, name in ((p, "p"), (q, "q")):
+        _warn_unless_rows_sum_to_1(t, name, "js_div")
+    m = (p + q) / 2
+    kl_p = _x_log_x_over(p, m).sum(axis=-1)
+    kl_q = _x_log_x_over(q, m).sum(axis=-1)
+
+    def backward(g):
+        with np.errstate(all="ignore"):
+            half_log = lambda t: np.where(m == 0, LOG2 / 2, (np.log(t) - np.log(m)) / 2)  # noqa: E731
+            return {"p": g[..., None] * half_log(p), "q": g[..., None] * half_log(q)}
+
+    return KernelOut((kl_p + kl_q) / 2, {"KL(p‖m)": kl_p, "KL(q‖m)": kl_q}, backward=backward)
+
+
+def entropy(p):
+    """Shannon entropy of probability rows, base e (in nats).
+
+    Formula:
+        l_n = -Σ_i p_i log p_i, along each row (the last dimension)      (0 log 0 = 0)
+        rows are not normalised (a warning when one does not sum to 1).
+        ∂l/∂p_i = -(log p_i + 1): +inf where p_i = 0.
+
+    Shape:
+        p (*, C) of probabilities (>= 0) in rows along the last dimension; output (*), one
+        value per row ((), for a single row (C)), or () when reduced.
+
+    References:
+        scipy.stats.entropy(p, axis=-1) (which first divides each row by its sum);
+        Shannon, "A Mathematical Theory of Communication", 1948
+    """
+    _check_rows(p, "p", "entropy")
+    _check_nonnegative(p, "p", "entropy takes probabilities; apply a softmax to logits first.")
+    _warn_unless_rows_sum_to_1(p, "p", "entropy")
+    with np.errstate(all="ignore"):
+        p_log_p = np.where(p == 0, np.zeros((), p.dtype), p * np.log(p))
+    elements = -p_log_p.sum(axis=-1)
+
+    def backward(g):
+        with np.errstate(all="ignore"):
+            return {"p": -g[..., None] * (np.log(p) + 1)}
+
+    terms = {"Σ p": p.sum(axis=-1), "exp(H)": np.exp(elements)}
+    return KernelOut(elements, terms, backward=backward)
+
+
+def _check_samples(t: np.ndarray, name: str) -> None:
+    if t.ndim == 0:
+        raise LossError(f"{name} is a single number; wasserstein takes samples (n) or rows of samples (*, n).")
+    if t.shape[-1] == 0:
+        raise LossError(f"{name} {shape_str(t.shape)} holds no samples: a distribution can't be empty "
+                        "(SciPy refuses it too).")
+
+
+def _sample_weights(w, values: np.ndarray, flag: str, name: str) -> np.ndarray:
+    """Weights of `values`' shape, >= 0, each row's sum positive and finite (SciPy's rules)."""
+    if w is None:
+        return np.ones(values.shape, values.dtype)
+    check_same_shape(values, w, name, flag, " (one weight per sample)")
+    _check_nonnegative(w, flag, "weights must be 0 or more.")
+    sums = w.sum(axis=-1)
+    bad = ~((sums > 0) & (sums < np.inf))
+    if bad.any():
+        pos, where = _at(bad)
+        row = f"the weights of row {list(pos)}" if pos else "the weights"
+        raise LossError(f"{flag}: {row} sum to {float(sums[pos]):.6g}; each row's sum must be positive and finite "
+                        "(the weights are normalised to sum 1). Leave the option out for equal weights.")
+    return w
+
+
+def wasserstein(u_values, v_values, *, u_weights=None, v_weights=None):
+    """1-D Wasserstein (earth mover's) distance between two empirical distributions.
+
+    Formula:
+        l_n = ∫ |U(x) - V(x)| dx = Σ_k |U(z_k) - V(z_k)| (z_{k+1} - z_k)
+        U, V: the (weighted) empirical CDFs of u and v; z: the u and v values of a row,
+        merged and sorted. Weights are normalised to sum 1 per row; without weights each
+        sample weighs 1/n. Histograms over the same bins: give the bin centres as both
+        u_values and v_values, and the bin masses as --u-weights and --v-weights.
+        ∂l/∂z_k = |U - V| left of z_k - |U - V| right of z_k (a.e.; at tied values, in
+        the stable sort order, u before v).
+
+    Shape:
+        u_values (*, n) and v_values (*, m): one distribution per row (n and m samples may
+        differ; the leading dimensions must match); weights of their values' shapes;
+        output (*), () for one pair of 1-D samples, or () when reduced.
+
+    References:
+        scipy.stats.wasserstein_distance(u_values, v_values, u_weights, v_weights), row
+        by row; Ramdas, Garcia and Cuturi, "On Wasserstein Two Sample Testing and Related
+        Families of Nonparametric Tests", Entropy 19, 2017
+    """
+    u, v = u_values, v_values
+    _check_samples(u, "u_values")
+    _check_samples(v, "v_values")
+    if u.shape[:-1] != v.shape[:-1]:
+        raise LossError(f"u_values {shape_str(u.shape)} and v_values {shape_str(v.shape)} must have the same "
+                        "leading dimensions (one pair of distributions per row); only the last, the number "
+                        "of samples, may differ.")
+    wu = _sample_weights(u_weights, u, "--u-weights", "u_values")
+    wv = _sample_weights(v_weights, v, "--v-weights", "v_values")
+    batch, n, m = u.shape[:-1], u.shape[-1], v.shape[-1]
+    z = np.concatenate([u.reshape(-1, n), v.reshape(-1, m)], axis=1)
+    order = np.argsort(z, axis=1, kind="stable")
+    zs = np.take_along_axis(z, order, axis=1)
+    zero_u, zero_v = np.zeros((z.shape[0], n), z.dtype), np.zeros((z.shape[0], m), z.dtype)
+    cum_u = np.take_along_axis(np.concatenate([wu.reshape(-1, n), zero_v], axis=1), order, axis=1).cumsum(axis=1)
+    cum_v = np.take_along_axis(np.concatenate([zero_u, wv.reshape(-1, m)], axis=1), order, axis=1).cumsum(axis=1)
+    with np.errstate(all="ignore"):
+        gap = np.abs(cum_u / cum_u[:, -1:] - cum_v / cum_v[:, -1:])[:, :-1]  # |U - V| right of z_k
+        elements = (gap * np.diff(zs, axis=1)).sum(axis=1).reshape(batch)
+        mean_u = ((wu * u).sum(axis=-1) / wu.sum(axis=-1))
+        mean_v = ((wv * v).sum(axis=-1) / wv.sum(axis=-1))
+
+    def backward(g):
+        pad = np.zeros((z.shape[0], 1), z.dtype)
+        slope = np.concatenate([pad, gap], axis=1) - np.concatenate([gap, pad], axis=1)
+        grad = np.empty_like(z)
+        np.put_along_axis(grad, order, slope * g.reshape(-1, 1), axis=1)
+        return {"u_values": grad[:, :n].reshape(u.shape), "v_values": grad[:, n:].reshape(v.shape)}
+
+    return KernelOut(elements, {"E[u]": mean_u, "E[v]": mean_v}, shown_inputs=(), backward=backward)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
+
+
+def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
+    """Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss): binary cross entropy on logits,
+    scaled down for well-classified elements.
+
+    Formula:
+        p_n = σ(x_n), ce_n = bce_with_logits(x_n, y_n) = (1 - y_n) x_n - log σ(x_n)
+        p_t = p_n y_n + (1 - p_n)(1 - y_n)
+        l_n = α_t ce_n (1 - p_t)^γ,   α_t = α y_n + (1 - α)(1 - y_n)
+        (α_t = 1 when --alpha is negative; --gamma 0 and a negative --alpha give bce_with_logits.)
+
+    Shape:
+        input (*) of logits, target the same shape with labels 0 or 1 (or soft labels in
+        [0, 1]); output the input's shape, or () when reduced.
+
+    References:
+        torchvision.ops.sigmoid_focal_loss (torchvision/ops/focal_loss.py); Lin, Goyal,
+        Girshick, He and Dollár, "Focal Loss for Dense Object Detection", ICCV 2017
+    """
+    check_same_shape(input, target, "input", "target", " (as torchvision's sigmoid_focal_loss requires)")
+    _warn_outside_unit(target, "target", "sigmoid_focal expects labels 0 and 1 (or soft labels in [0, 1]); "
+                                         "did you mean {0, 1} rather than {-1, 1}? torchvision computes anyway.")
+    if gamma < 0:
+        warn(f"--gamma {gamma} is negative: the loss then grows for well-classified elements, without bound "
+             "(the focal loss has γ >= 0). torchvision computes anyway.")
+    if alpha > 1:
+        warn(f"--alpha {alpha} is above 1, so the negative class gets the negative weight 1 - α; α is the "
+             "positive class's share, in [0, 1] (or negative for no weighting). torchvision computes anyway.")
+    x, t = input, target
+    p = _sigmoid(x)
+    with np.errstate(all="ignore"):
+        ce = (1 - t) * x - (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))))
+        p_t = p * t + (1 - p) * (1 - t)
+        a = 1 - p_t
+        mod = a ** gamma
+    weighted = alpha >= 0
+    alpha_t = alpha * t + (1 - alpha) * (1 - t) if weighted else np.ones((), x.dtype)
+    elements = alpha_t * (ce * mod)
+    terms = {"p = σ(x)": p, "ce": ce, "(1-p_t)^γ": mod}
+    if weighted:
+        terms["α_t"] = alpha_t
+
+    def backward(g):
+        with np.errstate(all="ignore"):
+            g_mod = g * alpha_t * ce
+            g_a = np.zeros_like(a) if gamma == 0 else g_mod * (gamma * a ** (gamma - 1))
+            g_ce = g * alpha_t * mod
+            g_p = -g_a * (2 * t - 1)
+            grad_x = g_ce * (p - t) + g_p * (1 - p) * p
+            grad_t = -g_ce * x - g_a * (2 * p - 1)
+            if weighted:
+                grad_t = grad_t + g * (ce * mod) * (2 * alpha - 1)
+        return {"input": grad_x, "target": grad_t}
+
+    return KernelOut(elements, terms, backward=backward)
+
+
+def log_cosh(input, target):
+    """Log-cosh loss (Keras's LogCosh): about ½ (x - y)² near 0 and |x - y| - log 2 far from it.
+
+    Formula:
+        l_n = log(cosh(x_n - y_n)), computed stably as |d| + log(1 + exp(-2|d|)) - log 2,
+        d = x_n - y_n (Keras: d + softplus(-2d) - log 2). ∂l/∂x_n = tanh(x_n - y_n).
+        Keras's log_cosh function averages over the last axis, one value per sample;
+        these are its terms, and --reduction mean is keras.losses.LogCosh()(y, x).
+
+    Shape:
+        input (*), target the same shape; output the input's shape, or () when reduced.
+
+    References:
+        keras.losses.LogCosh, keras.losses.log_cosh (note Keras's order: y_true, y_pred)
+    """
+    check_same_shape(input, target, "input", "target")
+    d = input - target
+    z = np.abs(d)
+    with np.errstate(over="ignore"):
+        elements = z + np.log1p(np.exp(-2 * z)) - LOG2
+
+    def backward(g):
+        slope = g * np.tanh(d)
+        return {"input": slope, "target": -slope}
+
+    return KernelOut(elements, {"x - y": d}, backward=backward)
+
+
+def dice(input, target, *, smooth=1.0):
+    """Soft Dice loss per sample: one minus the smoothed Dice coefficient of prediction and target.
+
+    Formula:
+        l_n = 1 - (2 Σ_i x_{n,i} y_{n,i} + smooth) / (Σ_i x_{n,i} + Σ_i y_{n,i} + smooth)
+        the sums run over every dimension but the first (the batch); a 1-D input is one sample.
+
+    Shape:
+        input (N, *) of probabilities (e.g. sigmoid or softmax output), or (*) for one
+        sample when 1-D; target the same shape (usually 0 or 1); output (N), or () for a
+        1-D input, or () when reduced.
+
+    References:
+        Milletari, Navab and Ahmadi, "V-Net: Fully Convolutional Neural Networks for
+        Volumetric Medical Image Segmentation", 3DV 2016 (without the squares in the
+        denominator, with the common additive smoothing in numerator and denominator)
+    """
+    check_same_shape(input, target, "input", "target")
+    if not smooth >= 0:
+        raise LossError(f"--smooth must be 0 or more; got {smooth}.")
+    _warn_outside_unit(input, "input", "dice expects probabilities (apply a sigmoid or softmax to logits first).")
+    _warn_outside_unit(target, "target", "dice expects targets in [0, 1], usually 0 or 1.")
+    axes = tuple(range(1, input.ndim)) if input.ndim >= 2 else tuple(range(input.ndim))
+    overlap = (input * target).sum(axis=axes)
+    sum_x, sum_y = input.sum(axis=axes), target.sum(axis=axes)
+    with np.errstate(all="ignore"):
+        numerator = 2 * overlap + smooth
+        denominator = sum_x + sum_y + smooth
+        coefficient = numerator / denominator
+    elements = 1 - coefficient
+
+    def backward(g):
+        expand = (slice(None),) + (None,) * len(axes) if input.ndim >= 2 else ()
+        with np.errstate(all="ignore"):
+            common = (g * numerator / denominator ** 2)[expand]
+            scale = (2 * g / denominator)[expand]
+        return {"input": common - scale * target, "target": common - scale * input}
+
+    terms = {"Σ x·y": overlap, "Σ x": sum_x, "Σ y": sum_y, "dice": coefficient}
+    return KernelOut(elements, terms, shown_inputs=(), backward=backward)
+
+
+_PQ = (Tensor("p", help="probabilities, in rows along the last dimension"),
+       Tensor("q", help="probabilities, the same shape as p"))
+
+LOSSES = [
+    Loss(
+        "js_div", js_div, _PQ,
+        aliases=("jensen_shannon", "jensenshannon", "js_divergence", "jsd"),
+        legacy=False,
+        example="\"0.7,0.2,0.1;0.1,0.2,0.7\" \"0.6,0.3,0.1;0.3,0.3,0.4\"",
+        pitfalls=(
+            "this is the divergence, the square of scipy.spatial.distance.jensenshannon (a distance), in nats.",
+            "rows are used as given: SciPy divides each row by its sum first; losscalc warns instead.",
+        ),
+    ),
+    Loss(
+        "wasserstein", wasserstein,
+        (Tensor("u_values", help="samples of the first distribution"),
+         Tensor("v_values", help="samples of the second distribution")),
+        (
+            Option("u_weights", "tensor", None, "a weight per u sample (or a histogram's masses); normalised per row"),
+            Option("v_weights", "tensor", None, "a weight per v sample (or a histogram's masses); normalised per row"),
+        ),
+        aliases=("wasserstein_distance", "earth_mover", "earth_movers_distance", "emd", "wasserstein1"),
+        legacy=False,
+        example="--u-weights 1.4,0.9,3.1,7.2 --v-weights 3.2,3.5 3.4,3.9,7.5,7.8 4.5,1.4",
+        pitfalls=(
+            "2-D tensors are rows of separate distributions, not one distribution of vectors.",
+            "histograms: pass the bin centres as the values of both and the masses as the weights.",
+        ),
+    ),
+    Loss(
+        "entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),),
+        aliases=("shannon_entropy",),
+        legacy=False,
+        example="\"0.5,0.25,0.25;0.9,0.05,0.05\"",
+        pitfalls=(
+            "base e (nats): divide by log 2 for bits.",
+            "rows are used as given: scipy.stats.entropy divides each row by its sum first; losscalc warns instead.",
+        ),
+    ),
+    Loss(
+        "sigmoid_focal", sigmoid_focal,
+        (Tensor("input", help="logits (any real numbers)"), Tensor("target", help="labels 0 or 1")),
+        (
+            Option("alpha", float, 0.25, "the positive class's weight (negatives get 1 - alpha); negative: no weighting"),
+            Option("gamma", float, 2.0, "the focusing exponent on (1 - p_t); 0 with a negative alpha is bce_with_logits"),
+        ),
+        aliases=("sigmoid_focal_loss", "focal", "focal_loss"),
+        legacy=False,
+        example="2.0,-1.0,0.5,-3.0 1,0,0,1",
+        pitfalls=(
+            "the input is logits, not probabilities, as for bce_with_logits.",
+            "--alpha 0.25 weights the positive class (target 1) by 0.25 and the negative by 0.75.",
+        ),
+    ),
+    Loss(
+        "log_cosh", log_cosh,
+        (Tensor("input", help="predictions"), Tensor("target", help="true values")),
+        aliases=("logcosh", "log_cosh_loss"),
+        legacy=False,
+        example="1,2,3 1.5,2,5",
+        pitfalls=("Keras's log_cosh takes (y_true, y_pred) and averages over the last axis; "
+                  "losscalc takes (input, target), PyTorch's order, and gives every element.",),
+    ),
+    Loss(
+        "dice", dice,
+        (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
+        (Option("smooth", float, 1.0, "added to the numerator and the denominator (0 or more)"),),
+        aliases=("dice_loss", "soft_dice", "DiceLoss"),
+        legacy=False,
+        example="\"0.9,0.8,0.1;0.2,0.1,0.7\" \"1,1,0;0,0,1\"",
+        pitfalls=(
+            "the first dimension is the batch: (N, C) is N samples of C values; a 1-D input is one sample.",
+            "with --smooth 0, an empty prediction against an empty target is 0/0 = nan.",
+        ),
+    ),
+]
