@@ -41,6 +41,15 @@ def _index_target(input: np.ndarray, target: np.ndarray, n: int, d: int) -> np.n
     return target.reshape(n, d)
 
 
+def _blocks(n: int, c: int, d: int):
+    """Slices (rows, columns of D) of an (N, C, D) array in blocks of about CHUNK elements."""
+    rows = max(1, CHUNK // max(c * d, 1))
+    cols = d if c * d <= CHUNK else max(1, CHUNK // max(c, 1))
+    for r0 in range(0, n, rows):
+        for c0 in range(0, d, cols):
+            yield slice(r0, min(r0 + rows, n)), slice(c0, min(c0 + cols, d))
+
+
 def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
     """Row statistics of scores x (N, C, D) over the classes, block by block (~CHUNK elements,
     preallocated buffers): the max m, log Σ_c exp(x_c - m), and when asked `dot` = Σ_c v_c (x_c - m)
@@ -54,57 +63,178 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0):
     if c == 0 or n * d == 0:  # no classes: log Σ exp = -inf (and no blocks of zero width)
         m.fill(-np.inf), logs.fill(-np.inf)
         return m, logs, dot, qsum
-    rows = max(1, CHUNK // max(c * d, 1))
-    cols = d if c * d <= CHUNK else max(1, CHUNK // c)
-    buf = np.empty((min(rows, n), c, min(cols, d)), dt)
+    buf = _buffer(x)
     qbuf = np.empty_like(buf) if probs is not None else None
     ones = np.ones(c, dt)
-
-    def class_sum(a, v, out):  # out = Σ_c v_c a[:, c, :]; a BLAS matrix-vector product when D = 1
-        if d == 1:
-            np.dot(a[:, :, 0], v, out=out[:, 0])
+    for r, k in _blocks(n, c, d):
+        xb, b, mb, sb = x[r, :, k], _view(buf, r, k), m[r, k], logs[r, k]
+        if c <= SMALL_C:  # class by class: NumPy's reduction over a short axis is slow
+            np.copyto(mb, xb[:, 0])
+            for j in range(1, c):
+                np.maximum(mb, xb[:, j], out=mb)
         else:
-            np.einsum("ncd,c->nd", a, v, out=out)
-
-    for r0 in range(0, n, rows):
-        r1 = min(r0 + rows, n)
-        for c0 in range(0, d, cols):
-            c1 = min(c0 + cols, d)
-            xb, b, mb, sb = x[r0:r1, :, c0:c1], buf[: r1 - r0, :, : c1 - c0], m[r0:r1, c0:c1], logs[r0:r1, c0:c1]
-            if c <= SMALL_C:  # class by class: NumPy's reduction over a short axis is slow
-                np.copyto(mb, xb[:, 0])
-                for k in range(1, c):
-                    np.maximum(mb, xb[:, k], out=mb)
-            else:
-                np.max(xb, axis=1, out=mb)
-            np.subtract(xb, mb[:, None, :], out=b)
-            if probs is not None:
-                q = qbuf[: r1 - r0, :, : c1 - c0]
-                np.multiply(probs[r0:r1, :, c0:c1], dt.type(1 - smoothing), out=q)
-                if smoothing:
-                    q += dt.type(smoothing / c)
-                if vec is not None:
-                    q *= vec[:, None]
-                class_sum(q, ones, qsum[r0:r1, c0:c1])
-                q *= b
-                class_sum(q, ones, dot[r0:r1, c0:c1])
-            elif vec is not None:
-                class_sum(b, vec, dot[r0:r1, c0:c1])
-            np.exp(b, out=b)
-            class_sum(b, ones, sb)
-            np.log(sb, out=sb)
+            np.max(xb, axis=1, out=mb)
+        np.subtract(xb, mb[:, None, :], out=b)
+        if probs is not None:
+            q = _smoothed(probs[r, :, k], smoothing, vec, _view(qbuf, r, k))
+            _class_sum(q, ones, qsum[r, k])
+            q *= b
+            _class_sum(q, ones, dot[r, k])
+        elif vec is not None:
+            _class_sum(b, vec, dot[r, k])
+        np.exp(b, out=b)
+        _class_sum(b, ones, sb)
+        np.log(sb, out=sb)
     return m, logs, dot, qsum
+
+
+def _buffer(x: np.ndarray) -> np.ndarray:
+    """An uninitialised buffer for the largest block of x (N, C, D)."""
+    n, c, d = x.shape
+    r, k = next(_blocks(n, c, d))
+    return np.empty((r.stop - r.start, c, k.stop - k.start), x.dtype)
+
+
+def _view(buf: np.ndarray, r: slice, k: slice) -> np.ndarray:
+    return buf[: r.stop - r.start, :, : k.stop - k.start]
+
+
+def _class_sum(a: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:
+    """out = Σ_c v_c a[:, c, :]; a BLAS matrix-vector product when D = 1."""
+    if a.shape[2] == 1:
+        np.dot(a[:, :, 0], v, out=out[:, 0])
+    else:
+        np.einsum("ncd,c->nd", a, v, out=out)
+
+
+def _smoothed(p: np.ndarray, smoothing: float, vec, out: np.ndarray) -> np.ndarray:
+    """q = (p (1 - ε) + ε/C) · v, PyTorch's smoothed probability target times the class weights."""
+    dt = out.dtype
+    np.multiply(p, dt.type(1 - smoothing), out=out)
+    if smoothing:
+        out += dt.type(smoothing / p.shape[1])
+    if vec is not None:
+        out *= vec[:, None]
+    return out
+
+
+def _target_index(y: np.ndarray, n: int, c: int, d: int) -> np.ndarray:
+    """Flat indices of x[i, y[i, j], j] in a C-contiguous (N, C, D) array, for y (N, D)."""
+    idx = y * d
+    idx += (np.arange(n) * (c * d))[:, None]
+    idx += np.arange(d)
+    return idx
 
 
 def _pick(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x[i, y[i, j], j] for x (N, C, D) and y (N, D): flat indices, twice as fast as take_along_axis."""
     if not x.flags.c_contiguous:
         return np.take_along_axis(x, y[:, None, :], axis=1)[:, 0, :]
+    return x.reshape(-1)[_target_index(y, *x.shape)]
+
+
+# Gradients. PyTorch builds cross_entropy from log_softmax and nll_loss (aten LossNLL.cpp), so
+# autograd gives, for G = ∂L/∂log_softmax(x): ∂L/∂x = G - softmax(x) Σ_c G_c. With G = -(a onehot(y)
+# + b v) for class indices and G = -g q for probabilities, that is softmax(x) s - a onehot(y) - b v
+# and g (softmax(x) Σ_c q_c - q). Nothing is masked after the fact: a NaN softmax times a zero
+# coefficient stays NaN, as in PyTorch (an ignored item with NaN logits has a NaN gradient).
+
+def _log_softmax_into(out: np.ndarray, x: np.ndarray, m: np.ndarray, logs: np.ndarray, r: slice, k: slice) -> np.ndarray:
+    """out = (x - m) - log Σ exp(x - m) for one block, from the forward's row statistics."""
+    np.subtract(x[r, :, k], m[r, None, k], out=out)
+    out -= logs[r, None, k]
+    return out
+
+
+def _index_backward(x, m, logs, y, ignored, wy, weight, eps, shape):
+    """∂/∂input of cross entropy with class indices: softmax(x) s - a onehot(y) - b w per item, where
+    a = g (1 - ε) w_y (nll_loss: -w_y g_out / Σw), b = g ε / C (the smoothing term) and
+    s = a + b Σ_c w_c; g = ∂value/∂l, exactly 0 for ignored items (PyTorch skips them)."""
     n, c, d = x.shape
-    idx = y * d
-    idx += (np.arange(n) * (c * d))[:, None]
-    idx += np.arange(d)
-    return x.reshape(-1)[idx]
+    dt = x.dtype
+
+    def backward(g):
+        g = np.where(ignored, dt.type(0), np.reshape(g, (n, d)).astype(dt, copy=False))
+        a = g * dt.type(1 - eps) if wy is None else g * dt.type(1 - eps) * wy
+        b = s = None
+        if eps:
+            b = g * dt.type(eps / c)
+            bw = b * (dt.type(c) if weight is None else weight.sum(dtype=dt))
+            if weight is not None and not np.isfinite(b).all():  # inf · w_c: NaN at a zero weight, as PyTorch sums
+                bw = np.where(np.isfinite(b), bw, (b[..., None] * weight).sum(axis=-1))
+            s = a + bw
+        s = a if s is None else s
+        out = np.empty(x.shape, dt)
+        if out.size:
+            buf = _buffer(x) if eps and weight is not None else None
+            for r, k in _blocks(n, c, d):
+                o = _log_softmax_into(out[r, :, k], x, m, logs, r, k)
+                np.exp(o, out=o)
+                o *= s[r, None, k]
+                if b is not None and weight is None:
+                    o -= b[r, None, k]
+                elif b is not None:
+                    bv = _view(buf, r, k)
+                    np.multiply(b[r, None, k], weight[:, None], out=bv)
+                    o -= bv
+            out.reshape(-1)[_target_index(y, n, c, d)] -= a
+        return {"input": out.reshape(shape)}
+
+    return backward
+
+
+def _probs_backward(x, p, m, logs, qsum, weight, eps, shape):
+    """∂/∂input = g (softmax(x) Σ_c q_c - q) and ∂/∂target = -g (1 - ε) w_c log_softmax(x)_c, with
+    q = (p (1 - ε) + ε/C) w (PyTorch differentiates the probability target too)."""
+    n, c, d = x.shape
+    dt = x.dtype
+
+    def backward(g):
+        g = np.reshape(g, (n, d)).astype(dt, copy=False)
+        gt = -(g * dt.type(1 - eps))
+        gx, gp = np.empty(x.shape, dt), np.empty(x.shape, dt)
+        if gx.size:
+            buf = _buffer(x)
+            for r, k in _blocks(n, c, d):
+                lp, o = _log_softmax_into(gp[r, :, k], x, m, logs, r, k), gx[r, :, k]
+                q = _smoothed(p[r, :, k], eps, weight, _view(buf, r, k))
+                np.exp(lp, out=o)
+                o *= qsum[r, None, k]
+                o -= q
+                o *= g[r, None, k]
+                lp *= gt[r, None, k]
+                if weight is not None:
+                    lp *= weight[:, None]
+        return {"input": gx.reshape(shape), "target": gp.reshape(shape)}
+
+    return backward
+
+
+def _unless_1d_with_1_target(input, target, backward):
+    """PyTorch computes a (C) input with a (1,) target but its backward stops with "size mismatch":
+    no gradient then (with a warning), as autograd gives none."""
+    if input.ndim == 1 and target.ndim == 1:
+        def refused(g):
+            warn("no gradient: PyTorch computes a 1-D input with a (1,)-shaped target, but its backward "
+                 "stops with 'size mismatch'. Give the target as a scalar to get the gradient.")
+            return {}
+
+        return refused
+    return backward
+
+
+def _nll_backward(x, y, ignored, wy, shape):
+    """∂/∂input of nll: -w_y g at the target class, 0 elsewhere and for ignored items."""
+    n, c, d = x.shape
+    dt = x.dtype
+
+    def backward(g):
+        g = np.where(ignored, dt.type(0), np.reshape(g, (n, d)).astype(dt, copy=False))
+        out = np.zeros(x.shape, dt)
+        out.reshape(-1)[_target_index(y, n, c, d)] = -g if wy is None else -(wy * g)
+        return {"input": out.reshape(shape)}
+
+    return backward
 
 
 def _item(flat: int, shape) -> str:
@@ -137,7 +267,7 @@ def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray
     return ignored, np.where(ignored, 0, y), notes
 
 
-def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape) -> KernelOut:
+def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape, backward) -> KernelOut:
     """The weighted mean PyTorch's nll_loss takes: Σ w_y l / Σ w_y over the items not ignored."""
     if weight is None:
         den, num_label, den_label = int(ignored.size - ignored.sum()), "Σ l", "N (items not ignored)"
@@ -149,7 +279,7 @@ def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape) -> Ker
     if ignored.any():
         terms["ignored"] = np.where(ignored, "ignored", "").reshape(out_shape)
     return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
-                     denominator_label=den_label, notes=notes, mean_warning=mean_warning)
+                     denominator_label=den_label, notes=notes, mean_warning=mean_warning, backward=backward)
 
 
 def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smoothing=0.0):
@@ -204,7 +334,9 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
         elements = x.dtype.type(1 - eps) * elements + smooth
         terms["smoothing"] = np.where(ignored, zero, smooth).reshape(out_shape)
     elements = np.where(ignored, zero, elements)
-    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape)
+    backward = _unless_1d_with_1_target(input, target, _index_backward(x, m, logs, ysafe, ignored, wy, weight, eps,
+                                                                       input.shape))
+    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape, backward)
 
 
 def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> KernelOut:
@@ -230,7 +362,8 @@ def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> Ker
     m, logs, dot, qsum = _lse_blocks(x, vec=weight, probs=p, smoothing=eps)
     elements = qsum * logs - dot
     terms = {"Σ target": psum.reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
-    return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None)  # C = 0: nan, as PyTorch
+    return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None,  # C = 0: nan, as PyTorch
+                     backward=_probs_backward(x, p, m, logs, qsum, weight, eps, target.shape))
 
 
 def nll(input, target, *, weight=None, ignore_index=-100):
@@ -262,7 +395,8 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     terms = {"input[y]": np.where(ignored, np.nan, x_y).reshape(out_shape)}
     if weight is not None:
         terms["weight"] = wy.reshape(out_shape)
-    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape)
+    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape,
+                         _unless_1d_with_1_target(input, target, _nll_backward(x, ysafe, ignored, wy, input.shape)))
 
 
 def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
@@ -329,7 +463,26 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
         terms["weight"] = weight[y]
     elements = h.sum(axis=1) / x.dtype.type(c)
     shape = (n,) if target.ndim else ()
-    return KernelOut(elements.reshape(shape), {k: v.reshape(shape) for k, v in terms.items()})
+    return KernelOut(elements.reshape(shape), {k: v.reshape(shape) for k, v in terms.items()},
+                     backward=_multi_margin_backward(z, y, p, weight, input.shape))
+
+
+def _multi_margin_backward(z, y, p, weight, shape):
+    """∂l_n/∂x_{n,i} = h_i for i ≠ y_n and -Σ_i h_i at y_n, where h_i = w_{y_n} (1 or 2 z_i) / C for the
+    violated margins z_i = margin - x_{n,y_n} + x_{n,i} > 0 (strictly: a margin exactly at the hinge
+    and a NaN margin give 0, as PyTorch's `if (z > 0)` in MultiMarginCriterion.cpp)."""
+    n, c = z.shape
+    dt = z.dtype
+
+    def backward(g):
+        scale = np.reshape(g, (n, 1)).astype(dt, copy=False) / dt.type(c)
+        if weight is not None:
+            scale = scale * weight[y][:, None]
+        h = np.where(z > 0, scale if p == 1 else (2 * z) * scale, dt.type(0))
+        h[np.arange(n), y] = -h.sum(axis=1)  # z = 0 there: the target's own column held 0
+        return {"input": h.reshape(shape)}
+
+    return backward
 
 
 def multilabel_margin(input, target):
@@ -365,16 +518,46 @@ def multilabel_margin(input, target):
     is_target[np.nonzero(valid)[0], ys[valid]] = True
     x_y = np.take_along_axis(x, ys, axis=1)
     total = np.empty(n, x.dtype)
+    for r, z, keep in _label_violations(x, x_y, valid, is_target):
+        total[r] = np.where(keep, z, 0).sum(axis=(1, 2))
+    shape = (n,) if input.ndim == 2 else ()
+    elements = (total / x.dtype.type(c)).reshape(shape)
+    return KernelOut(elements, {"labels": valid.sum(axis=1).reshape(shape)},
+                     backward=_multilabel_margin_backward(x, x_y, ys, valid, is_target, input.shape))
+
+
+def _label_violations(x, x_y, valid, is_target):
+    """Blocks of rows r with the margins z[i, j, k] = 1 - x[i, y_j] + x[i, k] (N, labels, classes) and
+    where they count: j a label, k not one, z > 0 (NaN margins do not count, as in PyTorch)."""
+    n, c = x.shape
     rows = max(1, CHUNK // (c * c))
     one = x.dtype.type(1)
     for r0 in range(0, n, rows):
-        r1 = min(r0 + rows, n)
-        z = (one - x_y[r0:r1, :, None]) + x[r0:r1, None, :]
-        keep = valid[r0:r1, :, None] & ~is_target[r0:r1, None, :] & (z > 0)
-        total[r0:r1] = np.where(keep, z, 0).sum(axis=(1, 2))
-    shape = (n,) if input.ndim == 2 else ()
-    elements = (total / x.dtype.type(c)).reshape(shape)
-    return KernelOut(elements, {"labels": valid.sum(axis=1).reshape(shape)})
+        r = slice(r0, min(r0 + rows, n))
+        z = (one - x_y[r, :, None]) + x[r, None, :]
+        yield r, z, valid[r, :, None] & ~is_target[r, None, :] & (z > 0)
+
+
+def _multilabel_margin_backward(x, x_y, ys, valid, is_target, shape):
+    """∂l_n/∂x_{n,k} = (#counted margins with k as the non-label - #counted margins of the labels
+    equal to k) / C: each counted margin adds 1/C to its non-label and takes 1/C from its label,
+    as MultiLabelMarginCriterion.cpp accumulates them (a repeated label counts each time)."""
+    n, c = x.shape
+    dt = x.dtype
+
+    def backward(g):
+        scale = np.reshape(g, (n, 1)).astype(dt, copy=False) / dt.type(c)
+        out = np.empty((n, c), dt)
+        for r, _, keep in _label_violations(x, x_y, valid, is_target):
+            k = r.stop - r.start
+            up = keep.sum(axis=1)  # (rows, classes): margins where the class is the non-label
+            per_label = keep.sum(axis=2)  # (rows, labels): margins of each label slot, to its class
+            flat = (ys[r] + (np.arange(k) * c)[:, None]).ravel()
+            down = np.bincount(flat, weights=per_label.ravel(), minlength=k * c).reshape(k, c)
+            np.multiply(up - down, scale[r], out=out[r], casting="unsafe")
+        return {"input": out.reshape(shape)}
+
+    return backward
 
 
 def _log_sigmoid(x):
@@ -412,7 +595,27 @@ def multilabel_soft_margin(input, target, *, weight=None):
         loss = loss * w[0]
     axis = input.ndim - 1
     elements = loss.sum(axis=axis) / x.dtype.type(input.shape[-1])
-    return KernelOut(elements, {"Σ target": t.sum(axis=axis)})
+    return KernelOut(elements, {"Σ target": t.sum(axis=axis)},
+                     backward=_soft_margin_backward(x, t, w[0] if w else None, axis, input.shape[-1]))
+
+
+def _soft_margin_backward(x, t, weight, axis, c):
+    """∂l/∂x = w ((1 - y) σ(x) - y σ(-x)) / C (= w (σ(x) - y) / C, written as PyTorch's log_sigmoid
+    backward has it, accurate where σ(-x) is tiny) and ∂l/∂y = -w x / C (= -w (log σ(x) - log σ(-x)) / C:
+    PyTorch differentiates the target too). In the broadcast shape; the engine sums back."""
+    dt = x.dtype
+
+    def backward(g):
+        ge = np.expand_dims(np.asarray(g, dt), axis) / dt.type(c)
+        if weight is not None:
+            ge = ge * weight
+        e = np.exp(-np.abs(x))
+        sig = np.where(x >= 0, 1, e) / (1 + e)  # σ(x) and σ(-x) without overflow
+        sig_neg = np.where(x >= 0, e, 1) / (1 + e)
+        one = dt.type(1)
+        return {"input": ge * ((one - t) * sig - t * sig_neg), "target": ge * -x}
+
+    return backward
 
 
 _IGNORE = Option("ignore_index", int, -100, "target value whose items are left out of the loss and of the mean")
