@@ -276,9 +276,10 @@ def log_cosh(input, target):
 
     Formula:
         l_n = log(cosh(x_n - y_n)), computed stably as |d| + log(1 + exp(-2|d|)) - log 2,
-        d = x_n - y_n (Keras: d + softplus(-2d) - log 2). ∂l/∂x_n = tanh(x_n - y_n).
-        Keras's log_cosh function averages over the last axis, one value per sample;
-        these are its terms, and --reduction mean is keras.losses.LogCosh()(y, x).
+        d = x_n - y_n: Keras's d + softplus(-2d) - log 2, which is the same for finite d
+        (at d = -inf Keras gives nan, losscalc inf). ∂l/∂x_n = tanh(x_n - y_n).
+        Keras's log_cosh averages these elements over the last axis (one value per
+        sample); --reduction mean equals keras.losses.LogCosh()(y, x).
 
     Shape:
         input (*), target the same shape; output the input's shape, or () when reduced.

@@ -254,10 +254,12 @@ def sigmoid_focal(torch, F, x, t, alpha=0.25, gamma=2.0):
 
 
 def log_cosh(torch, x, y):
-    """Keras: d + softplus(-2d) - log 2, d = y_pred - y_true; softplus as logaddexp(0, ·)
-    (F.softplus turns linear above 20, an error of exp(-20) there)."""
+    """Keras's d + softplus(-2d) - log 2 (d = y_pred - y_true), written for |d|, which is the
+    same for every finite d (log cosh is even) and gives log cosh(-inf) = inf where Keras's
+    form is -inf + inf = nan; softplus as logaddexp(0, ·) (F.softplus turns linear above 20,
+    an error of exp(-20) there)."""
     _same_shape(x, y)
-    d = x - y
+    d = (x - y).abs()
     return d + torch.logaddexp(torch.zeros_like(d), -2 * d) - math.log(2)
 
 
