@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LossError
+from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
 from .common import KernelOut, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1
 
@@ -30,7 +30,14 @@ def margin_ranking(input1, input2, target, *, margin=0.0):
     warn_unless_pm1(target, "target", "margin_ranking")
     x1, x2, y = broadcast({"input1": input1, "input2": input2, "target": target})
     score = -y * (x1 - x2) + margin
-    return KernelOut(np.maximum(score, 0), {"-y·(x1-x2)+margin": score})
+
+    def backward(g):
+        """∂l/∂x1 = -y, ∂l/∂x2 = y, ∂l/∂y = -(x1 - x2) where the score is >= 0 (PyTorch lets the
+        gradient through at exactly 0, and not at NaN), by multiplication: a NaN factor stays NaN."""
+        gm = g * (score >= 0)
+        return {"input1": -y * gm, "input2": y * gm, "target": -(x1 - x2) * gm}
+
+    return KernelOut(np.maximum(score, 0), {"-y·(x1-x2)+margin": score}, backward=backward)
 
 
 def hinge_embedding(input, target, *, margin=1.0):
@@ -53,7 +60,13 @@ def hinge_embedding(input, target, *, margin=1.0):
     zero = np.zeros((), x.dtype)
     hinge = np.maximum(margin - x, 0)
     elements = np.where(y != 1, hinge, zero) + np.where(y != -1, x, zero)
-    return KernelOut(elements, {"max(0, margin-x)": hinge})
+
+    def backward(g):
+        """∂l/∂x = 1 where y != -1, minus 1 where y != 1 and margin - x >= 0 (clamp_min's backward
+        passes at exactly 0, not at NaN). PyTorch has no gradient for the target (it only selects)."""
+        return {"input": np.where(y != -1, g, zero) - np.where((y != 1) & (margin - x >= 0), g, zero)}
+
+    return KernelOut(elements, {"max(0, margin-x)": hinge}, backward=backward)
 
 
 
@@ -89,12 +102,26 @@ def cosine_embedding(input1, input2, target, *, margin=0.0):
     x1, x2 = broadcast({"input1": input1, "input2": input2})
     eps = x1.dtype.type(_COSINE_EPS)
     prod = (x1 * x2).sum(axis=-1)
-    denom = np.sqrt(((x1 * x1).sum(axis=-1) + eps) * ((x2 * x2).sum(axis=-1) + eps))
+    m1, m2 = (x1 * x1).sum(axis=-1) + eps, (x2 * x2).sum(axis=-1) + eps
+    denom = np.sqrt(m1 * m2)
     cos, y = broadcast({"cos(input1, input2)": prod / denom, "target": target})
     zero = np.zeros((), cos.dtype)
-    neg = np.maximum(cos - cos.dtype.type(margin), 0)
-    elements = np.where(y == 1, 1 - cos, zero) + np.where(y == -1, neg, zero)
-    return KernelOut(elements, {"cos": cos})
+    above = cos - cos.dtype.type(margin)
+    elements = np.where(y == 1, 1 - cos, zero) + np.where(y == -1, np.maximum(above, 0), zero)
+
+    def backward(g):
+        """Autograd's chain through torch.cosine_embedding_loss: ∂l/∂cos = -1 where y = 1, 1 where
+        y = -1 and cos - margin >= 0, else 0; then cos = Σ x1 x2 / sqrt(m1 m2), m = Σ x² + 1e-12,
+        step by step, so that inf and NaN rows come out NaN as in PyTorch (mathematically
+        ∂cos/∂x1 = x2 / sqrt(m1 m2) - cos · x1 / m1). PyTorch has no gradient for the target."""
+        gc = np.where((y == -1) & (above >= 0), g, zero) - np.where(y == 1, g, zero)
+        g_prod = np.expand_dims(gc / denom, -1)
+        g_mm = -gc * ((prod / denom) / denom) / (2 * denom)  # div's, then sqrt's backward
+        g_m1, g_m2 = np.expand_dims(g_mm * m2, -1), np.expand_dims(g_mm * m1, -1)
+        return {"input1": g_prod * x2 + (g_m1 * x1 + g_m1 * x1),
+                "input2": g_prod * x1 + (g_m2 * x2 + g_m2 * x2)}
+
+    return KernelOut(elements, {"cos": cos}, backward=backward)
 
 
 def _check_triplet(anchor, positive, negative, margin) -> None:
@@ -125,36 +152,114 @@ def _pnorm(v: np.ndarray, p: float) -> np.ndarray:
     return out.reshape(v.shape[:-1])
 
 
+def _sgn(v: np.ndarray) -> np.ndarray:
+    """torch.sgn as the norms' backward uses it: 0 at 0 and at NaN (np.sign gives NaN there)."""
+    s = np.sign(v)
+    return np.where(np.isnan(s), np.zeros((), s.dtype), s)
+
+
+def _pnorm_backward(g: np.ndarray, v: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
+    """∂‖v‖_p/∂v times g, over the last dimension, as PyTorch's norm_backward computes it:
+    where the norm is 0 the gradient is 0 (p = 2, and p > 1); p < 1 sends 0 back from entries
+    that are 0; p = ±inf shares g among the entries that attain the norm (or are NaN); p = 0
+    has no gradient in PyTorch (None). g may be broadcast larger than the norm."""
+    if p == 0:
+        return None
+    zero = np.zeros((), v.dtype)
+    gn, nn = (np.expand_dims(g, -1), np.expand_dims(norm, -1)) if v.ndim else (g, norm)
+    a = np.abs(v)
+    if p == 1:
+        return _sgn(v) * gn
+    if p == 2:
+        return gn * np.where(nn == 0, zero, v / nn)
+    if np.isinf(p):
+        mask = (a == nn) | np.isnan(a)
+        count = (mask.sum(axis=-1, keepdims=True) if v.ndim else mask).astype(v.dtype)
+        return _sgn(v) * ((gn / count) * mask)
+    if p < 1:
+        return _sgn(v) * np.where(v == 0, zero, a ** (p - 1)) * gn * nn ** (1 - p)
+    scale = np.where(nn == 0, zero, gn / nn ** (p - 1))
+    return (_sgn(v) * a ** (p - 1) if p < 2 else v * a ** (p - 2)) * scale
+
+
 def _pairwise(x1, x2, names, p=2.0, eps=1e-6):
-    """F.pairwise_distance: ‖x1 - x2 + eps‖_p over the last dimension."""
+    """F.pairwise_distance: ‖x1 - x2 + eps‖_p over the last dimension; and its backward, which
+    maps g = ∂/∂distance to (∂/∂x1, ∂/∂x2), or None where PyTorch has no gradient (p = 0)."""
     a, b = broadcast({names[0]: x1, names[1]: x2})
-    return _pnorm(a - b + a.dtype.type(eps), p)
+    diff = a - b + a.dtype.type(eps)
+    norm = _pnorm(diff, p)
+
+    def backward(g):
+        gd = _pnorm_backward(g, diff, norm, p)
+        return None if gd is None else (gd, -gd)
+
+    return norm, backward
 
 
 def _cosine_distance(x1, x2, names, eps=1e-8):
-    """1 - F.cosine_similarity(x1, x2, dim=1, eps=1e-8)."""
+    """1 - F.cosine_similarity(x1, x2, dim=1, eps=1e-8); and its backward, as _pairwise's."""
     if x1.ndim < 2:
         raise LossError(f"--distance cosine compares along dimension 1, as F.cosine_similarity does, so it "
                         f"needs inputs of at least 2 dimensions (N, D); got {shape_str(x1.shape)}.")
     a, b = broadcast({names[0]: x1, names[1]: x2})
     e = a.dtype.type(eps)
-    na = np.maximum(np.sqrt((a * a).sum(axis=1, keepdims=True)), e)
-    nb = np.maximum(np.sqrt((b * b).sum(axis=1, keepdims=True)), e)
-    return 1 - ((a / na) * (b / nb)).sum(axis=1)
+    ra, rb = np.sqrt((a * a).sum(axis=1, keepdims=True)), np.sqrt((b * b).sum(axis=1, keepdims=True))
+    na, nb = np.maximum(ra, e), np.maximum(rb, e)
+    u, w = a / na, b / nb
+
+    def backward(g):
+        """cosine_similarity divides each vector by its norm clamped at eps, the clamp done in place
+        under torch.no_grad(): autograd differentiates the norm as if unclamped (and gives 0 where
+        it is 0, norm_backward's convention) but divides by the clamped value."""
+        gs = np.expand_dims(-g, 1)  # 1 - s
+
+        def one(gu, x, raw, clamped, unit):
+            g_norm = (-gu * (unit / clamped)).sum(axis=1, keepdims=True)  # div's backward for the divisor
+            return gu / clamped + g_norm * np.where(raw == 0, np.zeros((), x.dtype), x / raw)
+
+        return one(gs * w, a, ra, na, u), one(gs * u, b, rb, nb, w)
+
+    return 1 - (u * w).sum(axis=1), backward
 
 
 def _triplet(dist, anchor, positive, negative, margin, swap) -> KernelOut:
-    d_ap = dist(anchor, positive, ("anchor", "positive"))
-    d_an = dist(anchor, negative, ("anchor", "negative"))
+    d_ap, back_ap = dist(anchor, positive, ("anchor", "positive"))
+    d_an, back_an = dist(anchor, negative, ("anchor", "negative"))
     terms = {"d(a,p)": d_ap, "d(a,n)": d_an}
     d_neg = d_an
     if swap:
-        d_pn = dist(positive, negative, ("positive", "negative"))
+        d_pn, back_pn = dist(positive, negative, ("positive", "negative"))
         terms["d(p,n)"] = d_pn
         d_neg = np.minimum(d_an, d_pn)
-    d_ap, d_neg = broadcast({"d(a,p)": d_ap, "d(a,n)": d_neg})
-    elements = np.maximum(d_ap.dtype.type(margin) + d_ap - d_neg, 0)
-    return KernelOut(elements, terms)
+    d_ap_b, d_neg_b = broadcast({"d(a,p)": d_ap, "d(a,n)": d_neg})
+    score = d_ap_b.dtype.type(margin) + d_ap_b - d_neg_b
+    elements = np.maximum(score, 0)
+
+    def backward(g):
+        """clamp_min's backward (passes at exactly 0, not at NaN), then each distance's. With
+        --swap, torch.minimum's: a tie gives each distance half, and a NaN gives both all of it."""
+        zero = np.zeros((), elements.dtype)
+        g_ap = np.where(score >= 0, g, zero)
+        g_neg = -g_ap
+        parts = [(back_ap, g_ap, "anchor", "positive")]
+        if swap:
+            shared = np.where(d_an == d_pn, g_neg / 2, g_neg)
+            parts.append((back_an, np.where(d_an > d_pn, zero, shared), "anchor", "negative"))
+            parts.append((back_pn, np.where(d_an < d_pn, zero, shared), "positive", "negative"))
+        else:
+            parts.append((back_an, g_neg, "anchor", "negative"))
+        grads = {}
+        for back, gd, u, v in parts:
+            pair = back(gd)
+            if pair is None:
+                warn("PyTorch has no gradient for the p = 0 \"norm\" (it counts nonzero entries); "
+                     "--grad gives none.")
+                return {}
+            for name, gx in zip((u, v), pair):
+                grads[name] = grads[name] + gx if name in grads else gx
+        return grads
+
+    return KernelOut(elements, terms, backward=backward)
 
 
 def triplet_margin(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, swap=False):
