@@ -139,13 +139,6 @@ def _pick(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 # and g (softmax(x) Σ_c q_c - q). Nothing is masked after the fact: a NaN softmax times a zero
 # coefficient stays NaN, as in PyTorch (an ignored item with NaN logits has a NaN gradient).
 
-def _log_softmax_into(out: np.ndarray, x: np.ndarray, m: np.ndarray, logs: np.ndarray, r: slice, k: slice) -> np.ndarray:
-    """out = (x - m) - log Σ exp(x - m) for one block, from the forward's row statistics."""
-    np.subtract(x[r, :, k], m[r, None, k], out=out)
-    out -= logs[r, None, k]
-    return out
-
-
 def _index_backward(x, m, logs, y, ignored, wy, weight, eps, shape):
     """∂/∂input of cross entropy with class indices: softmax(x) s - a onehot(y) - b w per item, where
     a = g (1 - ε) w_y (nll_loss: -w_y g_out / Σw), b = g ε / C (the smoothing term) and
@@ -156,21 +149,28 @@ def _index_backward(x, m, logs, y, ignored, wy, weight, eps, shape):
     def backward(g):
         g = np.where(ignored, dt.type(0), np.reshape(g, (n, d)).astype(dt, copy=False))
         a = g * dt.type(1 - eps) if wy is None else g * dt.type(1 - eps) * wy
-        b = s = None
+        s, b = a, None
         if eps:
             b = g * dt.type(eps / c)
             bw = b * (dt.type(c) if weight is None else weight.sum(dtype=dt))
             if weight is not None and not np.isfinite(b).all():  # inf · w_c: NaN at a zero weight, as PyTorch sums
                 bw = np.where(np.isfinite(b), bw, (b[..., None] * weight).sum(axis=-1))
             s = a + bw
-        s = a if s is None else s
+        # softmax(x) s = exp(x - lse): PyTorch's log_softmax is x - (m + log Σ exp(x - m)). Where every s
+        # is positive (the usual case) it goes into the exponent, exp(x - (lse - log s)), saving a pass.
+        shift = m + logs
+        fold = bool(np.all(s > 0) and np.isfinite(s).all())
+        if fold:
+            shift -= np.log(s)
         out = np.empty(x.shape, dt)
         if out.size:
             buf = _buffer(x) if eps and weight is not None else None
             for r, k in _blocks(n, c, d):
-                o = _log_softmax_into(out[r, :, k], x, m, logs, r, k)
+                o = out[r, :, k]
+                np.subtract(x[r, :, k], shift[r, None, k], out=o)
                 np.exp(o, out=o)
-                o *= s[r, None, k]
+                if not fold:
+                    o *= s[r, None, k]
                 if b is not None and weight is None:
                     o -= b[r, None, k]
                 elif b is not None:
@@ -193,10 +193,12 @@ def _probs_backward(x, p, m, logs, qsum, weight, eps, shape):
         g = np.reshape(g, (n, d)).astype(dt, copy=False)
         gt = -(g * dt.type(1 - eps))
         gx, gp = np.empty(x.shape, dt), np.empty(x.shape, dt)
+        lse = m + logs
         if gx.size:
             buf = _buffer(x)
             for r, k in _blocks(n, c, d):
-                lp, o = _log_softmax_into(gp[r, :, k], x, m, logs, r, k), gx[r, :, k]
+                lp, o = gp[r, :, k], gx[r, :, k]
+                np.subtract(x[r, :, k], lse[r, None, k], out=lp)  # log_softmax, as PyTorch computes it
                 q = _smoothed(p[r, :, k], eps, weight, _view(buf, r, k))
                 np.exp(lp, out=o)
                 o *= qsum[r, None, k]
