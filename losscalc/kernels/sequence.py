@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
 from .common import KernelOut, shape_str
+from .ctc_lattice import Lattice, end_score, extended, forward, logsumexp_at, posterior, stray_writes
 
 _SHOWN = 3  # samples named in a warning before "and k more"
 _PATH_CELLS = 2**25  # the best path keeps two bits per frame, sample and state: at most 64 MB
@@ -43,15 +44,12 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     T, N, C = lp.shape
     _warn_labels(labels, il, tl, blank, lp.shape, targets.ndim, batched)
     _warn_not_log_softmaxed(lp, il, batched)
-    ext, skip = _extended(labels, blank)
-    order = np.argsort(-il, kind="stable")  # longest inputs first: the active samples are a prefix
-    flat = np.ascontiguousarray(lp).reshape(-1)
-    base = order[:, None] * C + ext[order]  # flat offset of log_probs[0, n, ext[n, s]], read as PyTorch does
-    lattice = (flat, base, skip[order], il[order])
-    final, _ = _sweep(*lattice, N * C, viterbi=False)
+    lat = Lattice(lp, *extended(labels, blank), il, tl)
+    final, _ = forward(lat)
     loss = np.empty(N, lp.dtype)
-    loss[order] = -_end_score(final, tl[order])
+    loss[lat.order] = -end_score(final, lat.tl)
     _warn_infeasible(loss, il, tl, labels, zero_infinity, batched)
+    nll = loss.copy()  # what the backward divides by, before --zero-infinity
     if zero_infinity:
         loss[loss == np.inf] = 0
     divisor = np.maximum(tl, 1).astype(lp.dtype)
@@ -59,14 +57,19 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     terms = {"input len": il, "target len": tl, "target": _join_rows(labels, _first(tl, labels.shape[1]), blank),
              "l/max(len,1)": share}
     notes = []
-    if int(il.max()) * base.size <= _PATH_CELLS:
-        for name, value in _best_paths(*lattice, tl[order], ext[order], blank, N * C).items():
+    if lat.steps * lat.base.size <= _PATH_CELLS:
+        for name, value in _best_paths(lat, blank).items():
             terms[name] = np.empty_like(value)
-            terms[name][order] = value
+            terms[name][lat.order] = value
     else:
-        notes.append(f"best paths not shown: the lattice has {int(il.max()) * base.size} cells "
+        notes.append(f"best paths not shown: the lattice has {lat.steps * lat.base.size} cells "
                      f"(frames × samples × states), more than the {_PATH_CELLS} the breakdown keeps.")
     squeeze = (lambda a: a) if batched else (lambda a: a.reshape(()))
+
+    def backward(g):
+        grad = _gradient(lat, lp, il, nll, zero_infinity, np.reshape(g, N))
+        return {"log_probs": grad if batched else grad[:, 0]}
+
     return KernelOut(
         squeeze(loss),
         {k: squeeze(v) for k, v in terms.items()},
@@ -76,7 +79,55 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         denominator_label="N",
         notes=notes,
         shown_inputs=(),  # targets need not line up with samples; the terms show each sample's
+        backward=backward,
     )
+
+
+def _gradient(lat, lp, il, nll, zero_infinity, g):
+    """∂value/∂log_probs as PyTorch's CTC backward gives it, for g = ∂value/∂l_n:
+
+        (exp(log_probs[t, n, c]) - posterior_t(c)) g_n  for t < T_n, 0 for t >= T_n,
+
+    the posterior as `ctc_lattice.posterior` computes it. Where PyTorch's formula meets inf - inf
+    it gives nan, and so does this: every frame in use of a sample whose loss is inf (no
+    alignment) or nan, and every entry whose log-probability is -inf. --zero-infinity zeroes
+    the gradient of the samples it zeroes.
+    """
+    T, N, C = lp.shape
+    post = np.zeros((lat.steps, N * C), lp.dtype)
+    seen = posterior(lat, nll, post)
+    zeroed = (nll == np.inf) & zero_infinity
+    if seen.size:
+        _warn_stray_gradient(lat)
+        (at, x, m), late = stray_writes(lat, seen, nll, zeroed, T)
+        np.add.at(post.reshape(-1), at, np.exp(x + nll[m] - lat.flat[at]))
+    used = np.arange(T)[:, None] < il  # (T, N): the frames in use
+    grad = np.zeros(lp.shape, lp.dtype)
+    np.exp(lp, out=grad, where=used[:, :, None])
+    grad[:lat.steps] -= post.reshape(-1, N, C)
+    grad[used & (np.isnan(nll) | (nll == np.inf))] = np.nan
+    if not lp.min() > -np.inf:  # -inf or nan somewhere
+        grad[used[:, :, None] & (lp == -np.inf)] = np.nan
+    if seen.size:
+        # where the sample's own terms are all -inf but a write from another sample is not,
+        # PyTorch's exp(lp) - exp(log Σ + nll - lp) meets no inf - inf: written out as it is
+        odd = np.isnan(nll[m]) | (nll[m] == np.inf) | (lat.flat[at] == -np.inf)
+        cells, inv = np.unique(at[odd], return_inverse=True)
+        res = logsumexp_at(inv, x[odd], np.full(cells.size, -np.inf, lp.dtype))
+        lpc = lat.flat[cells]
+        grad.reshape(-1)[cells] = np.exp(lpc) - np.exp(res + nll[(cells // C) % N] - lpc)
+    grad *= g[:, None]
+    grad[:, zeroed] = 0
+    if seen.size:
+        late(grad.reshape(-1))
+    return grad
+
+
+def _warn_stray_gradient(lat):
+    warn("--grad: PyTorch's CTC backward adds the gradient of a label outside [0, C) into the entry it "
+         "read (another sample's or frame's), which that sample's own backward may overwrite or has "
+         "already finished; losscalc gives what PyTorch gives on one thread. With several threads "
+         "PyTorch's own result changes from run to run.")
 
 
 def _first(lengths, width):
@@ -191,108 +242,14 @@ def _warn_not_log_softmaxed(lp, il, batched):
              "PyTorch computes anyway. Did you pass logits or probabilities? Apply log_softmax over C.")
 
 
-def _extended(labels, blank):
-    """The extended labels (blank, y1, blank, y2, ..., blank) and the additive skip mask: 0 where
-    state s may be entered from s-2 (a label unlike the one before it), -inf elsewhere."""
-    N, S = labels.shape
-    ext = np.full((N, 2 * S + 1), blank, np.int64)
-    ext[:, 1::2] = labels
-    skip = np.full(ext.shape, -np.inf)
-    skip[:, 2:][ext[:, 2:] != ext[:, :-2]] = 0.0
-    return ext, skip
 
 
-def _sweep(flat, base, skip, il, stride, *, viterbi):
-    """The recursion over time for samples sorted by input length (longest first).
-
-    alpha_t(s) = lse(alpha_{t-1}(s), alpha_{t-1}(s-1), alpha_{t-1}(s-2) + skip(s)) + log p_t(ext(s)),
-    or max in place of lse (viterbi), which also records the winning move at each frame and
-    position: `up1` (from s-1 rather than s) and `up2` (from s-2, over both).
-    Returns each sample's row at its last frame, t = T_n - 1 (alpha_{-1} = [0, -inf, ...]).
-
-    Layout: alpha is one flat buffer of rows of W = L + 2, two -inf pads before each sample's L
-    states, so s, s-1 and s-2 are three 1-D views (1-D ufuncs are several times cheaper than
-    strided 2-D ones). Pads are computed with the rest, then set back to -inf.
-    """
-    n, L = base.shape
-    W, dt = L + 2, flat.dtype
-    steps = int(il[0]) if n else 0
-    active = _active(il, steps)
-    # exp and log are several times slower on -inf, 0 and results that underflow; so the shift is
-    # never -inf and differences stop at `low`, where exp still gives a normal number that cannot
-    # change a sum holding exp(0) = 1 (the largest term): exact, and fast.
-    floor, low = np.finfo(dt).min, np.log(np.finfo(dt).tiny) + 1
-    rows = [np.full(n * W, -np.inf, dt) for _ in range(2)]  # alpha_{t-1} and alpha_t, by turns
-    grid = [r.reshape(n, W) for r in rows]
-    at = np.empty((n, W), base.dtype)  # where each position reads log_probs[0]; pads: anywhere valid
-    at[:, :2], at[:, 2:] = base[:, :1], base
-    sk = np.full((n, W), -np.inf, dt)
-    sk[:, 2:] = skip
-    at, sk = at.reshape(-1), sk.reshape(-1)
-    m, c, e, x, g = (np.empty(n * W, dt) for _ in range(5))
-    idx = np.empty(n * W, base.dtype)
-    up1, up2 = (np.zeros((steps, n * W), bool) for _ in range(2)) if viterbi else (None, None)
-    final = np.full((n, L), -np.inf, dt)
-    if not steps:
-        final[:, 0] = 0.0  # T_n = 0: the empty alignment
-        return final, (up1, up2)
-    final[active[0]:, 0] = 0.0
-    k = active[0]
-    grid[0][:k, 2:4] = flat.take(base[:k, :2], mode="clip")  # t = 0: the blank or the first label
-    final[active[1]:k] = grid[0][active[1]:k, 2:]  # T_n = 1
-    cached = None
-    for t in range(1, steps):
-        k = active[t]
-        if k != cached:  # views of the first k samples, made again only when a sample ends
-            cached, hi = k, k * W
-            shifts = [(r[2:hi], r[1:hi - 1], r[:hi - 2]) for r in rows]  # states s, s-1, s-2
-            mk, ck, ek, xk, gk, ik, ak, sk_k = m[2:hi], c[2:hi], e[2:hi], x[2:hi], g[2:hi], idx[2:hi], at[2:hi], sk[2:hi]
-        x1, x2, x3 = shifts[(t - 1) % 2]
-        np.add(x3, sk_k, out=xk)
-        np.add(ak, t * stride, out=ik)
-        flat.take(ik, out=gk, mode="clip")
-        np.maximum(x1, x2, out=mk)
-        if viterbi:
-            np.greater(x2, x1, out=up1[t, 2:hi])
-            np.greater(xk, mk, out=up2[t, 2:hi])
-            np.maximum(mk, xk, out=mk)
-        else:  # lse = m + log Σ exp(max(x - c, low)), c = max(m, floor): never exp of -inf or nan from -inf
-            np.maximum(mk, xk, out=mk)
-            np.maximum(mk, floor, out=ck)
-            _exp_diff(x1, ck, low, ek)
-            _exp_diff(xk, ck, low, xk)
-            np.add(ek, xk, out=ek)
-            _exp_diff(x2, ck, low, xk)
-            np.add(ek, xk, out=ek)
-            np.log(ek, out=ek)
-            np.add(mk, ek, out=mk)  # m itself, so every term -inf gives -inf + log p, as PyTorch
-        np.add(mk, gk, out=shifts[t % 2][0])
-        grid[t % 2][1:k, :2] = -np.inf  # the pads, computed with the rest
-        final[active[t + 1]:k] = grid[t % 2][active[t + 1]:k, 2:]
-    return final, (up1, up2)
 
 
-def _exp_diff(x, shift, low, out):
-    """out = exp(max(x - shift, low))"""
-    np.subtract(x, shift, out=out)
-    np.maximum(out, low, out=out)
-    np.exp(out, out=out)
 
 
-def _active(il, steps):
-    """active[t]: how many samples (sorted by input length, longest first) have T_n > t; active[steps] = 0."""
-    return np.append(np.searchsorted(-il, -np.arange(steps), side="left"), 0)
 
 
-def _end_score(final, tl, viterbi=False):
-    """Log-sum-exp (or max) of the last two states, 2S_n and 2S_n - 1 (state 0 alone when S_n = 0)."""
-    rows = np.arange(final.shape[0])
-    last = final[rows, 2 * tl]
-    prev = np.where(tl > 0, final[rows, np.maximum(2 * tl - 1, 0)], -np.inf).astype(final.dtype)
-    if viterbi:
-        return np.maximum(last, prev)
-    m = np.maximum(np.maximum(last, prev), np.finfo(final.dtype).min)
-    return np.where(tl > 0, np.log(np.exp(last - m) + np.exp(prev - m)) + m, last)  # S_n = 0: state 0 as it is
 
 
 def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
@@ -315,22 +272,22 @@ def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
              + (" (set to 0 by --zero-infinity)." if zero_infinity else "."))
 
 
-def _best_paths(flat, base, skip, il, tl, ext, blank, stride):
-    """The most probable alignment of each sample (Viterbi over the same lattice; samples sorted
-    as for the forward pass), raw ("_ 3 3 _ 1") and collapsed ("3 1"), and its -log p."""
-    final, (up1, up2) = _sweep(flat, base, skip, il, stride, viterbi=True)
-    score = _end_score(final, tl, viterbi=True)
+def _best_paths(lat, blank):
+    """The most probable alignment of each sample (Viterbi over the same lattice; samples in the
+    lattice's order), raw ("_ 3 3 _ 1") and collapsed ("3 1"), and its -log p."""
+    final, (up1, up2) = forward(lat, viterbi=True)
+    il, tl, ext = lat.il, lat.tl, lat.ext
+    score = end_score(final, tl, viterbi=True)
     rows = np.arange(len(il))
     end = np.where(final[rows, np.maximum(2 * tl - 1, 0)] > final[rows, 2 * tl], 2 * tl - 1, 2 * tl)
-    steps = up1.shape[0]
-    active = _active(il, steps)
+    steps, active = lat.steps, lat.active
     path = np.zeros((len(il), steps), np.intp)
     for t in range(steps - 1, -1, -1):  # back from each sample's last frame
         j, k = active[t + 1], active[t]
         path[j:k, t] = end[j:k]  # the samples whose last frame is t
         if j:
             after = path[:j, t + 1]
-            at = rows[:j] * (ext.shape[1] + 2) + 2 + after  # the flat position of (sample, state)
+            at = lat.cell(rows[:j], after)
             path[:j, t] = after - np.where(up2[t + 1, at], 2, up1[t + 1, at])
     keep = _first(il, steps)
     moved = np.ones(path.shape, bool)
