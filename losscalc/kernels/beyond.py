@@ -261,9 +261,9 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
             g_mod = g * alpha_t * ce
             g_a = np.zeros_like(a) if gamma == 0 else g_mod * (gamma * a ** (gamma - 1))
             g_ce = g * alpha_t * mod
-            g_p = -g_a * (2 * t - 1)
-            grad_x = g_ce * (p - t) + g_p * (1 - p) * p
-            grad_t = -g_ce * x - g_a * (2 * p - 1)
+            g_pt = -g_a  # through p_t = p t + (1 - p)(1 - t), term by term as autograd goes (inf·0 = nan)
+            grad_x = g_ce * (p - t) + (g_pt * t - g_pt * (1 - t)) * (1 - p) * p
+            grad_t = -g_ce * x + (g_pt * p - g_pt * (1 - p))
             if weighted:
                 grad_t = grad_t + g * (ce * mod) * (2 * alpha - 1)
         return {"input": grad_x, "target": grad_t}

@@ -93,6 +93,9 @@ def _focal(rng):
     big = np.array([-40.0, -20.0, -5.0, 0.0, 5.0, 20.0, 40.0])
     out.append(Case("sigmoid_focal", [big, np.array([1.0, 0, 1, 1, 0, 1, 0])], {}, "none"))
     out.append(Case("sigmoid_focal", [big, np.array([0.0, 1, 0, 0, 1, 0, 1])], {"gamma": 1.0}, "none"))
+    # 1 - p_t = 0 exactly at ±40: (1 - p_t)^γ has the derivative 0 for γ = 0 (torch's pow), inf for γ < 1
+    for gamma in (0.0, 0.5):
+        out.append(Case("sigmoid_focal", [big, np.array([0.0, 1, 0, 1, 1, 1, 0])], {"alpha": 0.5, "gamma": gamma}, "sum"))
     out.append(Case("sigmoid_focal", [np.zeros((0, 3)), np.zeros((0, 3))], {}, "mean"))
     out.append(Case("sigmoid_focal", [rng.normal(size=(4,)), np.array([1.0, -1.0, 1.0, 2.0])], {}, "none"))
     return out
