@@ -68,11 +68,12 @@ def js_div(p, q):
     """Jensen-Shannon divergence between probability rows (base e, the square of SciPy's distance).
 
     Formula:
-        m = (p + q) / 2, along each row (the last dimension)
-        l_n = ½ Σ_i p_i log(p_i / m_i) + ½ Σ_i q_i log(q_i / m_i)      (0 log 0 = 0)
-        = ½ KL(p‖m) + ½ KL(q‖m), between 0 and log 2; rows are not normalised (a warning
-        when one does not sum to 1). ∂l/∂p_i = ½ log(p_i / m_i): -inf where p_i = 0 < q_i,
-        ½ log 2 where p_i = q_i = 0.
+        m = (p + q) / 2, row by row (along the last dimension)
+        l_n = ½ Σ_i p_i log(p_i / m_i) + ½ Σ_i q_i log(q_i / m_i)   (0 log 0 = 0)
+            = ½ KL(p‖m) + ½ KL(q‖m), between 0 and log 2
+        rows are used as given (a warning when one does not sum to 1)
+        ∂l/∂p_i = ½ log(p_i / m_i): -inf where p_i = 0 < q_i,
+                  ½ log 2 where p_i = q_i = 0 (the one-sided derivative)
 
     Shape:
         p (*, C) of probabilities (>= 0) in rows along the last dimension, q the same shape;
@@ -105,9 +106,9 @@ def entropy(p):
     """Shannon entropy of probability rows, base e (in nats).
 
     Formula:
-        l_n = -Σ_i p_i log p_i, along each row (the last dimension)      (0 log 0 = 0)
-        rows are not normalised (a warning when one does not sum to 1).
-        ∂l/∂p_i = -(log p_i + 1): +inf where p_i = 0.
+        l_n = -Σ_i p_i log p_i, row by row (the last dimension)   (0 log 0 = 0)
+        rows are used as given (a warning when one does not sum to 1)
+        ∂l/∂p_i = -(log p_i + 1): +inf where p_i = 0
 
     Shape:
         p (*, C) of probabilities (>= 0) in rows along the last dimension; output (*), one
@@ -161,12 +162,13 @@ def wasserstein(u_values, v_values, *, u_weights=None, v_weights=None):
 
     Formula:
         l_n = ∫ |U(x) - V(x)| dx = Σ_k |U(z_k) - V(z_k)| (z_{k+1} - z_k)
-        U, V: the (weighted) empirical CDFs of u and v; z: the u and v values of a row,
-        merged and sorted. Weights are normalised to sum 1 per row; without weights each
-        sample weighs 1/n. Histograms over the same bins: give the bin centres as both
-        u_values and v_values, and the bin masses as --u-weights and --v-weights.
-        ∂l/∂z_k = |U - V| left of z_k - |U - V| right of z_k (a.e.; at tied values, in
-        the stable sort order, u before v).
+        U, V: the empirical CDFs of u and v (weighted: weights sum to 1 per row;
+              unweighted: each of n samples weighs 1/n)
+        z: the u and v values of a row, merged and sorted
+        histograms over the same bins: the bin centres as both u_values and
+              v_values, the bin masses as --u-weights and --v-weights
+        ∂l/∂z_k = |U - V| left of z_k - |U - V| right of z_k (the a.e.
+              derivative; at ties, in the stable sort order, u before v)
 
     Shape:
         u_values (*, n) and v_values (*, m): one distribution per row (n and m samples may
@@ -223,7 +225,8 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
         p_n = σ(x_n), ce_n = bce_with_logits(x_n, y_n) = (1 - y_n) x_n - log σ(x_n)
         p_t = p_n y_n + (1 - p_n)(1 - y_n)
         l_n = α_t ce_n (1 - p_t)^γ,   α_t = α y_n + (1 - α)(1 - y_n)
-        (α_t = 1 when --alpha is negative; --gamma 0 and a negative --alpha give bce_with_logits.)
+        α_t = 1 when --alpha is negative
+        (--gamma 0 with a negative --alpha is bce_with_logits)
 
     Shape:
         input (*) of logits, target the same shape with labels 0 or 1 (or soft labels in
@@ -275,11 +278,13 @@ def log_cosh(input, target):
     """Log-cosh loss (Keras's LogCosh): about ½ (x - y)² near 0 and |x - y| - log 2 far from it.
 
     Formula:
-        l_n = log(cosh(x_n - y_n)), computed stably as |d| + log(1 + exp(-2|d|)) - log 2,
-        d = x_n - y_n: Keras's d + softplus(-2d) - log 2, which is the same for finite d
-        (at d = -inf Keras gives nan, losscalc inf). ∂l/∂x_n = tanh(x_n - y_n).
-        Keras's log_cosh averages these elements over the last axis (one value per
-        sample); --reduction mean equals keras.losses.LogCosh()(y, x).
+        l_n = log(cosh(d_n)), d_n = x_n - y_n
+            = |d| + log(1 + exp(-2|d|)) - log 2, computed so (stable)
+        Keras's d + softplus(-2d) - log 2 is the same for finite d
+              (at d = -inf Keras gives nan, losscalc inf)
+        ∂l/∂x_n = tanh(d_n)
+        Keras's log_cosh averages the l_n over the last axis (per sample);
+              --reduction mean equals keras.losses.LogCosh()(y, x)
 
     Shape:
         input (*), target the same shape; output the input's shape, or () when reduced.
@@ -304,8 +309,9 @@ def dice(input, target, *, smooth=1.0):
     """Soft Dice loss per sample: one minus the smoothed Dice coefficient of prediction and target.
 
     Formula:
-        l_n = 1 - (2 Σ_i x_{n,i} y_{n,i} + smooth) / (Σ_i x_{n,i} + Σ_i y_{n,i} + smooth)
-        the sums run over every dimension but the first (the batch); a 1-D input is one sample.
+        l_n = 1 - (2 Σ_i x_ni y_ni + smooth) / (Σ_i x_ni + Σ_i y_ni + smooth)
+        Σ_i: over every dimension but the first (the batch); a 1-D input is
+              one sample
 
     Shape:
         input (N, *) of probabilities (e.g. sigmoid or softmax output), or (*) for one
