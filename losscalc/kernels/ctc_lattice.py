@@ -46,7 +46,7 @@ class Lattice:
     """
 
     def __init__(self, lp, ext, skip, il, tl):
-        T, N, C = lp.shape
+        _, N, C = lp.shape
         self.order = order = np.argsort(-il, kind="stable")
         self.il, self.tl, self.ext = il[order], tl[order], ext[order]
         self.flat = np.ascontiguousarray(lp).reshape(-1)
@@ -120,7 +120,7 @@ def _alpha(lat, rows, start, stop, *, final=None, moves=None):
     the winning move at each frame and cell (`up1`: from s-1 rather than s; `up2`: from s-2,
     over both). `final` (samples, L) receives each sample's row at its last frame.
     """
-    n, W, flat, stride, active = lat.n, lat.W, lat.flat, lat.stride, lat.active
+    W, flat, stride, active = lat.W, lat.flat, lat.stride, lat.active
     if start == 0 and stop > 0:
         k, first = active[0], rows[0]
         first[:] = -np.inf
@@ -160,7 +160,9 @@ def _alpha(lat, rows, start, stop, *, final=None, moves=None):
 def forward(lat, *, viterbi=False):
     """Each sample's alpha row at its last frame, t = T_n - 1 (alpha_{-1} = [0, -inf, ...]: a
     sample without frames has the empty alignment), and with `viterbi` the moves for the
-    backtrack (see _alpha)."""
+    backtrack (see _alpha). It keeps two rows at a time: keeping every row for a backward
+    pass that may not come costs a forward-only call about 13% more time (fresh memory) and
+    up to ALPHA_CELLS of memory; the backward pass computes them again instead."""
     final = np.full((lat.n, lat.L), -np.inf, lat.dtype)
     final[lat.active[0]:, 0] = 0.0
     moves = tuple(np.zeros((lat.steps, lat.size), bool) for _ in range(2)) if viterbi else None
@@ -180,8 +182,9 @@ def end_score(final, tl, viterbi=False):
 
 
 class _Alphas:
-    """alpha_t for the backward pass, which asks for t = steps - 1 down to 0: every row kept when
-    they fit in ALPHA_CELLS, else one row in `every` kept and the rest computed again from it."""
+    """alpha_t for the backward pass, which asks for t = steps - 1 down to 0: every row, when
+    they fit in ALPHA_CELLS, else one row in `every` kept and the rows between computed again
+    from it, a stretch at a time (one more forward pass in all)."""
 
     def __init__(self, lat):
         self.lat, steps = lat, lat.steps
@@ -214,21 +217,22 @@ class _Shifted:
         return self.rows[t - self.first]
 
 
-def posterior(lat, nll, out):
-    """The beta recursion, and from alpha and beta each frame's posterior of each class.
+def backward(lat, nll, out):
+    """The beta recursion and, from alpha and beta, the gradient before the upstream factor:
 
         beta_t(s) = lse(beta_{t+1}(s), beta_{t+1}(s+1), beta_{t+1}(s+2) + skip(s+2)) + log p_t(ext(s)),
-        beta_{T_n - 1} = log p_{T_n - 1} at states 2S_n and 2S_n - 1, -inf elsewhere
-        out[t, n*C + c] = Σ_{s: ext(s) = c} exp(alpha_t(s) + beta_t(s) + nll_n - log p_t(c))
+        beta_{T_n - 1} = log p_{T_n - 1} at states 2S_n and 2S_n - 1, -inf elsewhere;
+        posterior_t(n, c) = Σ_{s: ext(s) = c} exp(alpha_t(s) + beta_t(s) + nll_n - log p_t(c));
+        out[t, n*C + c] = exp(log p_t(n, c)) - posterior_t(n, c) for t < T_n (other rows left as they are)
 
     as PyTorch's ctc_loss_backward defines them (alpha and beta both hold frame t's log p, hence
-    its subtraction); nll in sample order. `out` is (frames, N*C), left as it is past a sample's
-    input. States whose class lies outside [0, C) (the lattice's strays) write into another
-    sample's classes in PyTorch; their alpha_t + beta_t are returned, (steps, strays), for the
-    caller to place (frames past the sample's input hold anything).
+    its subtraction); nll by sample, out (frames, N*C). States whose class lies outside [0, C)
+    (the lattice's strays) write into another sample's classes in PyTorch; their
+    alpha_t + beta_t are returned, (steps, strays), for `stray_writes` (frames past a sample's
+    input hold anything).
     """
     n, W, flat, stride, active, dt = lat.n, lat.W, lat.flat, lat.stride, lat.active, lat.dtype
-    NC, low = lat.stride, lat.low
+    C, NC, low = lat.C, lat.stride, lat.low
     alphas, rows = _Alphas(lat), _ByTurns(lat)
     last = lat.cell(np.arange(n), 2 * lat.tl)  # the two states a sample's last frame starts from
     label = np.where(lat.tl > 0, last - 1, last)
@@ -243,9 +247,9 @@ def posterior(lat, nll, out):
     nll_at[cells] = nll[lat.order][:, None]
     stray = lat.cell(lat.stray_rows, lat.stray_states)
     seen = np.full((lat.steps, stray.size), -np.inf, dt)
+    tiny = np.exp(dt.type(low))
     m, c, e, x, d, g = (np.empty(lat.size, dt) for _ in range(6))
     idx = np.empty(lat.size, np.int64)
-    below = np.empty(lat.size, bool)
     for t in range(lat.steps - 1, -1, -1):
         k, j = active[t], active[t + 1]  # samples [j, k) end at frame t
         hi, hj = k * W, j * W
@@ -267,13 +271,16 @@ def posterior(lat, nll, out):
             seen[t] = e[stray]
         np.add(ek, nll_at[2:hi], out=ek)
         np.subtract(ek, gk, out=ek)
-        np.less(ek, low, out=below[2:hi])
-        np.maximum(ek, low, out=ek)
+        np.maximum(ek, low, out=ek)  # exp(max(x, low)) - exp(low): exp of -inf is slow; -inf gives 0
         np.exp(ek, out=ek)
-        ek[below[2:hi]] = 0.0
+        np.subtract(ek, tiny, out=ek)
         if j < k and replaced[j:k].max() >= 0:
             ek[replaced[j:k][replaced[j:k] >= 0] - 2] = 0.0
-        out[t] = np.bincount(scatter[2:hi], ek, minlength=NC + 1)[:NC]
+        row = out[t]
+        np.exp(flat[t * NC:(t + 1) * NC], out=row)
+        row -= np.bincount(scatter[2:hi], ek, minlength=NC + 1)[:NC]
+        if k < lat.N:
+            row.reshape(lat.N, C)[lat.order[k:]] = 0  # samples past their input
     return seen
 
 

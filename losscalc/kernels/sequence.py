@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
 from .common import KernelOut, shape_str
-from .ctc_lattice import Lattice, end_score, extended, forward, logsumexp_at, posterior, stray_writes
+from .ctc_lattice import Lattice, backward, end_score, extended, forward, logsumexp_at, stray_writes
 
 _SHOWN = 3  # samples named in a warning before "and k more"
 _PATH_CELLS = 2**25  # the best path keeps two bits per frame, sample and state: at most 64 MB
@@ -41,7 +41,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         Graves et al., "Connectionist Temporal Classification", ICML 2006.
     """
     lp, labels, il, tl, batched = _validate(log_probs, targets, input_lengths, target_lengths, blank)
-    T, N, C = lp.shape
+    N = lp.shape[1]
     _warn_labels(labels, il, tl, blank, lp.shape, targets.ndim, batched)
     _warn_not_log_softmaxed(lp, il, batched)
     lat = Lattice(lp, *extended(labels, blank), il, tl)
@@ -66,7 +66,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
                      f"(frames × samples × states), more than the {_PATH_CELLS} the breakdown keeps.")
     squeeze = (lambda a: a) if batched else (lambda a: a.reshape(()))
 
-    def backward(g):
+    def gradient(g):
         grad = _gradient(lat, lp, il, nll, zero_infinity, np.reshape(g, N))
         return {"log_probs": grad if batched else grad[:, 0]}
 
@@ -79,7 +79,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         denominator_label="N",
         notes=notes,
         shown_inputs=(),  # targets need not line up with samples; the terms show each sample's
-        backward=backward,
+        backward=gradient,
     )
 
 
@@ -88,23 +88,20 @@ def _gradient(lat, lp, il, nll, zero_infinity, g):
 
         (exp(log_probs[t, n, c]) - posterior_t(c)) g_n  for t < T_n, 0 for t >= T_n,
 
-    the posterior as `ctc_lattice.posterior` computes it. Where PyTorch's formula meets inf - inf
+    the posterior as `ctc_lattice.backward` computes it. Where PyTorch's formula meets inf - inf
     it gives nan, and so does this: every frame in use of a sample whose loss is inf (no
     alignment) or nan, and every entry whose log-probability is -inf. --zero-infinity zeroes
     the gradient of the samples it zeroes.
     """
     T, N, C = lp.shape
-    post = np.zeros((lat.steps, N * C), lp.dtype)
-    seen = posterior(lat, nll, post)
+    grad = np.zeros(lp.shape, lp.dtype)
+    seen = backward(lat, nll, grad.reshape(T, N * C))
     zeroed = (nll == np.inf) & zero_infinity
     if seen.size:
         _warn_stray_gradient(lat)
         (at, x, m), late = stray_writes(lat, seen, nll, zeroed, T)
-        np.add.at(post.reshape(-1), at, np.exp(x + nll[m] - lat.flat[at]))
+        np.subtract.at(grad.reshape(-1), at, np.exp(x + nll[m] - lat.flat[at]))
     used = np.arange(T)[:, None] < il  # (T, N): the frames in use
-    grad = np.zeros(lp.shape, lp.dtype)
-    np.exp(lp, out=grad, where=used[:, :, None])
-    grad[:lat.steps] -= post.reshape(-1, N, C)
     grad[used & (np.isnan(nll) | (nll == np.inf))] = np.nan
     if not lp.min() > -np.inf:  # -inf or nan somewhere
         grad[used[:, :, None] & (lp == -np.inf)] = np.nan
