@@ -28,6 +28,10 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         Computed by the forward algorithm over y_n with blanks interleaved (2 S_n + 1 states);
         T_n = input_lengths[n], S_n = target_lengths[n], p_t = exp(log_probs[t, n]).
         mean = Σ_n l_n / max(S_n, 1) / N  (each loss divided by its target length first)
+        --grad, as PyTorch's CTC backward: ∂value/∂log_probs[t, n, c] = (p_t(c) - γ_t(c)) · ∂value/∂l_n
+        for t < T_n, and 0 after; γ_t(c) is the posterior of class c at frame t (forward-backward).
+        That is the gradient with respect to the activations before log_softmax, as PyTorch gives it.
+        (With respect to log_probs as free variables it would be -γ_t(c) · ∂value/∂l_n.)
 
     Shape:
         log_probs (T, N, C) or unbatched (T, C), log-softmaxed over C;
