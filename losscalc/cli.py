@@ -125,8 +125,8 @@ def loss_help(loss: Loss) -> str:
               "inline 1,2,3, a .npy/.npz/.csv/.json file, - for stdin, or randn(3,5))"]
     if loss.example:
         lines += ["", "\b", "Example:", f"  losscalc {loss.name} {loss.example}"]
-    if loss.torch:
-        lines += ["", f"Matches torch.nn.{loss.torch}. `losscalc explain {loss.name}` says more."]
+    if loss.matches:
+        lines += ["", f"Matches {loss.matches}. `losscalc explain {loss.name}` says more."]
     return "\n".join(lines)
 
 

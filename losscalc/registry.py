@@ -52,10 +52,16 @@ class Loss:
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
     torch: str | None = None  # the torch.nn class it matches, e.g. "MSELoss"
+    reference: str | None = None  # what a loss PyTorch lacks matches, e.g. "scipy.stats.entropy"
     reductions: tuple[str, ...] = REDUCTIONS
     legacy: bool = True  # accepts --size-average / --reduce, as the torch class does
     example: str = ""  # CLI arguments after the loss name, runnable as they are
     pitfalls: tuple[str, ...] = ()  # what users trip on, for `losscalc explain`
+
+    @property
+    def matches(self) -> str:
+        """The implementation this loss reproduces: its torch.nn class, or its reference."""
+        return f"torch.nn.{self.torch}" if self.torch else (self.reference or "")
 
     @property
     def doc(self) -> str:

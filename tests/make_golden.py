@@ -38,8 +38,9 @@ def main(names):
                 "options": {k: encode(v) if isinstance(v, np.ndarray) else v for k, v in case.options.items()},
                 "expected": encode(torch_result(torch, case)),
             })
+        source = getattr(module, "PRODUCED_BY", "torch.nn.functional")
         doc = {
-            "produced_by": f"torch {torch.__version__} torch.nn.functional, float64, "
+            "produced_by": f"torch {torch.__version__} {source}, float64, "
                            f"from tests/cases/{name}.py with seed 0, by tests/make_golden.py",
             "cases": records,
         }

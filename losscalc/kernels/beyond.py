@@ -354,6 +354,7 @@ _PQ = (Tensor("p", help="probabilities, in rows along the last dimension"),
 LOSSES = [
     Loss(
         "js_div", js_div, _PQ,
+        reference="scipy.spatial.distance.jensenshannon (squared)",
         aliases=("jensen_shannon", "jensenshannon", "js_divergence", "jsd"),
         legacy=False,
         example="\"0.7,0.2,0.1;0.1,0.2,0.7\" \"0.6,0.3,0.1;0.3,0.3,0.4\"",
@@ -370,6 +371,7 @@ LOSSES = [
             Option("u_weights", "tensor", None, "a weight per u sample (or a histogram's masses); normalised per row"),
             Option("v_weights", "tensor", None, "a weight per v sample (or a histogram's masses); normalised per row"),
         ),
+        reference="scipy.stats.wasserstein_distance",
         aliases=("wasserstein_distance", "earth_mover", "earth_movers_distance", "emd", "wasserstein1"),
         legacy=False,
         example="--u-weights 1.4,0.9,3.1,7.2 --v-weights 3.2,3.5 3.4,3.9,7.5,7.8 4.5,1.4",
@@ -380,6 +382,7 @@ LOSSES = [
     ),
     Loss(
         "entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),),
+        reference="scipy.stats.entropy",
         aliases=("shannon_entropy",),
         legacy=False,
         example="\"0.5,0.25,0.25;0.9,0.05,0.05\"",
@@ -395,6 +398,7 @@ LOSSES = [
             Option("alpha", float, 0.25, "the positive class's weight (negatives get 1 - alpha); negative: no weighting"),
             Option("gamma", float, 2.0, "the focusing exponent on (1 - p_t); 0 with a negative alpha is bce_with_logits"),
         ),
+        reference="torchvision.ops.sigmoid_focal_loss",
         aliases=("sigmoid_focal_loss", "focal", "focal_loss"),
         legacy=False,
         example="2.0,-1.0,0.5,-3.0 1,0,0,1",
@@ -406,6 +410,7 @@ LOSSES = [
     Loss(
         "log_cosh", log_cosh,
         (Tensor("input", help="predictions"), Tensor("target", help="true values")),
+        reference="keras.losses.LogCosh",
         aliases=("logcosh", "log_cosh_loss"),
         legacy=False,
         example="1,2,3 1.5,2,5",
@@ -416,6 +421,7 @@ LOSSES = [
         "dice", dice,
         (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
         (Option("smooth", float, 1.0, "added to the numerator and the denominator (0 or more)"),),
+        reference="the soft Dice loss of V-Net (Milletari et al., 2016)",
         aliases=("dice_loss", "soft_dice", "DiceLoss"),
         legacy=False,
         example="\"0.9,0.8,0.1;0.2,0.1,0.7\" \"1,1,0;0,0,1\"",

@@ -4,6 +4,7 @@ Each family module defines
     cases(rng) -> list[Case]                  random inputs over the whole option surface
     error_cases(rng) -> list[Case]            inputs PyTorch rejects (losscalc must exit 2)
     torch_value(F, case, tensors, options)    the PyTorch result, given torch tensors
+    PRODUCED_BY (optional)                    what torch_value computes with, for the fixtures
 and the case lists feed both the live differential test (tests/test_differential.py, when
 torch is importable) and the committed golden fixtures (tests/make_golden.py writes
 tests/golden/<family>.json; tests/test_golden.py checks them always).

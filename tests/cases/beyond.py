@@ -3,7 +3,7 @@
 There is no torch.nn class to compare with, so `torch_value` writes each loss in torch ops
 from its defining formula (what SciPy, torchvision and Keras compute), and autograd through
 those ops is the reference for --grad. These torch-op references, the golden values made from
-them (tests/golden/beyond.json, whose produced_by line says torch) and losscalc itself are
+them (tests/golden/beyond.json, see PRODUCED_BY) and losscalc itself are
 cross-checked against SciPy (jensenshannon², wasserstein_distance, entropy) and against the
 documented torchvision and Keras definitions in tests/test_beyond.py.
 
@@ -16,6 +16,8 @@ import numpy as np
 
 from . import Case
 
+PRODUCED_BY = ("ops writing out each loss's definition (SciPy's jensenshannon², wasserstein_distance, "
+               "entropy; torchvision's sigmoid_focal_loss; Keras's LogCosh; the V-Net soft Dice)")
 LOSSES = ["js_div", "wasserstein", "entropy", "sigmoid_focal", "log_cosh", "dice"]
 REDUCTIONS = ["none", "mean", "sum"]
 
