@@ -263,8 +263,9 @@ def backward(lat, nll, out):
             _lse3(nxt[2:hj], nxt[3:hj + 1], xk, lat, m[2:hj], c[2:hj], e[2:hj], d[2:hj])
             np.add(m[2:hj], g[2:hj], out=cur[2:hj])
             cur[:hj].reshape(j, W)[1:, :2] = -np.inf  # the pads, computed with the rest
-        cur[last[j:k]] = g[last[j:k]]
-        cur[label[j:k]] = g[label[j:k]]
+        if j < k:  # samples that start at their last frame
+            cur[last[j:k]] = g[last[j:k]]
+            cur[label[j:k]] = g[label[j:k]]
         ek = e[2:hi]
         np.add(alphas[t][2:hi], cur[2:hi], out=ek)
         if stray.size:
