@@ -1,10 +1,6 @@
 """The kernels, by family. Each family module defines pure NumPy kernel functions and a
 `LOSSES` list of registry entries; the registry gathers them in this order."""
 
-from . import embedding, regression
-from . import classification
-from . import sequence
-from . import binary, divergence
-from . import beyond
+from . import beyond, binary, classification, divergence, embedding, margin, regression, sequence
 
-FAMILIES = (regression, embedding, binary, divergence, sequence, classification, beyond)
+FAMILIES = (regression, binary, divergence, classification, margin, embedding, sequence, beyond)

@@ -1,5 +1,5 @@
-"""Classification losses: scores or log-probabilities over C classes against class indices,
-class probabilities or multi-label targets."""
+"""Softmax classification losses: scores or log-probabilities over C classes against class
+indices or class probabilities (cross_entropy, nll), with a blocked log-sum-exp."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, check_class_indices, check_size, shape_str
+from .common import KernelOut, check_class_indices, check_size, shape_str
 
 CHUNK = 1 << 18  # elements per block of the log-sum-exp: 1-2 MiB, the L2 cache of one core (1 << 20 is ~10% slower)
 SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
@@ -253,7 +253,7 @@ def _smoothing(label_smoothing: float) -> float:
     return label_smoothing if label_smoothing > 0 else 0.0
 
 
-def _weight(weight, c: int):
+def class_weight(weight, c: int):
     return weight if weight is None else check_size(weight, c, "--weight", "one weight per class") or weight
 
 
@@ -307,7 +307,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     """
     x, out_shape = _as_ncd(input)
     n, c, d = x.shape
-    weight = _weight(weight, c)
+    weight = class_weight(weight, c)
     eps = _smoothing(label_smoothing)
     if target.shape == input.shape:
         return _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape)
@@ -385,7 +385,7 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     """
     x, out_shape = _as_ncd(input)
     n, c, d = x.shape
-    weight = _weight(weight, c)
+    weight = class_weight(weight, c)
     y = _index_target(input, target, n, d)
     check_class_indices(target, c, "target", ignore_index)
     ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
@@ -421,214 +421,15 @@ def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
              "first, or use cross_entropy on raw scores.")
 
 
-def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
-    """input (), (C) or (N, C) with C ≥ 1, as (N, C), as PyTorch's multi-margin losses accept it."""
-    if input.ndim > 2 or (input.ndim >= 1 and input.shape[-1] == 0):
-        raise LossError(f"input {shape_str(input.shape)}: {loss} expects (C) or (N, C) scores with C ≥ 1.")
-    return input.reshape(1, -1) if input.ndim < 2 else input
-
-
-def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
-    """Multi-class hinge loss: the target class's score should beat every other by `margin`.
-
-    Formula:
-        l_n = Σ_{i ≠ y_n} w_{y_n} max(0, margin - x_{n,y_n} + x_{n,i})^p / C      (p = 1 or 2)
-        mean = Σ l_n / N
-
-    Shape:
-        input (C) or (N, C); target () or (1) for (C), (N) for (N, C), class indices in [0, C);
-        weight (C); output (N) (or () for a scalar target), or () when reduced.
-
-    References:
-        torch.nn.MultiMarginLoss, torch.nn.functional.multi_margin_loss
-    """
-    if p not in (1, 2):
-        raise LossError(f"--p must be 1 or 2 (the only powers PyTorch supports); got {p}.")
-    x = _matrix(input, "multi_margin")
-    n, c = x.shape
-    if target.ndim > 1 or target.size != n:
-        raise LossError(f"target {shape_str(target.shape)} should be 1-D with one class index per item of "
-                        f"input {shape_str(input.shape)}: shape ({n},).")
-    weight = _weight(weight, c)
-    check_class_indices(target, c, "target")
-    y = target.reshape(n)
-    rows = np.arange(n)
-    x_y = x[rows, y]
-    z = (x.dtype.type(margin) - x_y)[:, None] + x
-    z[rows, y] = 0
-    h = np.where(z > 0, z, 0)  # NaN margins count as 0, as in PyTorch's `if (z > 0)`
-    if p == 2:
-        h = h * h
-    terms = {"x[y]": x_y, "violations": (z > 0).sum(axis=1)}
-    if weight is not None:
-        h = h * weight[y][:, None]
-        terms["weight"] = weight[y]
-    elements = h.sum(axis=1) / x.dtype.type(c)
-    shape = (n,) if target.ndim else ()
-    return KernelOut(elements.reshape(shape), {k: v.reshape(shape) for k, v in terms.items()},
-                     backward=_multi_margin_backward(z, y, p, weight, input.shape))
-
-
-def _multi_margin_backward(z, y, p, weight, shape):
-    """∂l_n/∂x_{n,i} = h_i for i ≠ y_n and -Σ_i h_i at y_n, where h_i = w_{y_n} (1 or 2 z_i) / C for the
-    violated margins z_i = margin - x_{n,y_n} + x_{n,i} > 0 (strictly: a margin exactly at the hinge
-    and a NaN margin give 0, as PyTorch's `if (z > 0)` in MultiMarginCriterion.cpp)."""
-    n, c = z.shape
-    dt = z.dtype
-
-    def backward(g):
-        scale = np.reshape(g, (n, 1)).astype(dt, copy=False) / dt.type(c)
-        if weight is not None:
-            scale = scale * weight[y][:, None]
-        h = np.where(z > 0, scale if p == 1 else (2 * z) * scale, dt.type(0))
-        h[np.arange(n), y] = -h.sum(axis=1)  # z = 0 there: the target's own column held 0
-        return {"input": h.reshape(shape)}
-
-    return backward
-
-
-def multilabel_margin(input, target):
-    """Multi-label hinge loss: every target class should beat every non-target class by 1.
-
-    Formula:
-        l_n = Σ_{j: target labels} Σ_{i: not a target} max(0, 1 - (x_{n,y_{n,j}} - x_{n,i})) / C
-        (the target labels of a row are its entries before the first -1)
-        mean = Σ l_n / N
-
-    Shape:
-        input (C) or (N, C); target of the same shape, class indices in [0, C) padded with -1
-        (e.g. [3, 0, -1, 1] means classes 3 and 0); output (N), or () for (C) or when reduced.
-
-    References:
-        torch.nn.MultiLabelMarginLoss, torch.nn.functional.multilabel_margin_loss
-    """
-    x = _matrix(input, "multilabel_margin")
-    n, c = x.shape
-    ok = target.shape == input.shape if input.ndim == 2 else (target.ndim <= 1 and target.size == c)
-    if not ok:
-        raise LossError(f"target {shape_str(target.shape)} should have the input's shape {shape_str(input.shape)}: "
-                        "one row of labels per item, padded with -1.")
-    bad = (target < -1) | (target >= c)
-    if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise LossError(f"target: label {int(target[pos])} at index {list(pos)} is out of range; expected class "
-                        f"indices 0 to {c - 1}, or -1 to end a row's labels.")
-    y = target.reshape(n, c)
-    valid = np.logical_and.accumulate(y >= 0, axis=1)
-    ys = np.where(valid, y, 0)
-    is_target = np.zeros((n, c), bool)
-    is_target[np.nonzero(valid)[0], ys[valid]] = True
-    x_y = np.take_along_axis(x, ys, axis=1)
-    total = np.empty(n, x.dtype)
-    for r, z, keep in _label_violations(x, x_y, valid, is_target):
-        total[r] = np.where(keep, z, 0).sum(axis=(1, 2))
-    shape = (n,) if input.ndim == 2 else ()
-    elements = (total / x.dtype.type(c)).reshape(shape)
-    return KernelOut(elements, {"labels": valid.sum(axis=1).reshape(shape)},
-                     backward=_multilabel_margin_backward(x, x_y, ys, valid, is_target, input.shape))
-
-
-def _label_violations(x, x_y, valid, is_target):
-    """Blocks of rows r with the margins z[i, j, k] = 1 - x[i, y_j] + x[i, k] (N, labels, classes) and
-    where they count: j a label, k not one, z > 0 (NaN margins do not count, as in PyTorch)."""
-    n, c = x.shape
-    rows = max(1, CHUNK // (c * c))
-    one = x.dtype.type(1)
-    for r0 in range(0, n, rows):
-        r = slice(r0, min(r0 + rows, n))
-        z = (one - x_y[r, :, None]) + x[r, None, :]
-        yield r, z, valid[r, :, None] & ~is_target[r, None, :] & (z > 0)
-
-
-def _multilabel_margin_backward(x, x_y, ys, valid, is_target, shape):
-    """∂l_n/∂x_{n,k} = (#counted margins with k as the non-label - #counted margins of the labels
-    equal to k) / C: each counted margin adds 1/C to its non-label and takes 1/C from its label,
-    as MultiLabelMarginCriterion.cpp accumulates them (a repeated label counts each time)."""
-    n, c = x.shape
-    dt = x.dtype
-
-    def backward(g):
-        scale = np.reshape(g, (n, 1)).astype(dt, copy=False) / dt.type(c)
-        out = np.empty((n, c), dt)
-        for r, _, keep in _label_violations(x, x_y, valid, is_target):
-            k = r.stop - r.start
-            up = keep.sum(axis=1)  # (rows, classes): margins where the class is the non-label
-            per_label = keep.sum(axis=2)  # (rows, labels): margins of each label slot, to its class
-            flat = (ys[r] + (np.arange(k) * c)[:, None]).ravel()
-            down = np.bincount(flat, weights=per_label.ravel(), minlength=k * c).reshape(k, c)
-            np.multiply(up - down, scale[r], out=out[r], casting="unsafe")
-        return {"input": out.reshape(shape)}
-
-    return backward
-
-
-def _log_sigmoid(x):
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-
-
-def multilabel_soft_margin(input, target, *, weight=None):
-    """Multi-label one-versus-all logistic loss, averaged over the classes.
-
-    Formula:
-        l_n = -Σ_c w_c [y_{n,c} log σ(x_{n,c}) + (1 - y_{n,c}) log σ(-x_{n,c})] / C
-        mean = Σ l_n / N
-
-    Shape:
-        input (N, C) or (C); target of the input's shape with values in [0, 1] (usually 0 or 1);
-        weight (C); output (N), or () for (C) or when reduced. (As in PyTorch, target and weight
-        are broadcast with the input, and the loss is summed over dimension input.ndim - 1.)
-
-    References:
-        torch.nn.MultiLabelSoftMarginLoss, torch.nn.functional.multilabel_soft_margin_loss
-    """
-    if input.ndim == 0:
-        raise LossError("input must have a class dimension, (C) or (N, C); got a scalar.")
-    arrays = {"input": input, "target": target}
-    if weight is not None:
-        arrays["--weight"] = weight
-    x, t, *w = broadcast(arrays)
-    if x.shape != input.shape or target.shape != input.shape:
-        shapes = ", ".join(f"{k} {shape_str(v.shape)}" for k, v in arrays.items())
-        warn(f"{shapes} are broadcast to {shape_str(x.shape)}, as PyTorch does silently; target should "
-             "have the input's shape and --weight shape (C).")
-    one = x.dtype.type(1)
-    loss = -(t * _log_sigmoid(x) + (one - t) * _log_sigmoid(-x))
-    if w:
-        loss = loss * w[0]
-    axis = input.ndim - 1
-    elements = loss.sum(axis=axis) / x.dtype.type(input.shape[-1])
-    return KernelOut(elements, {"Σ target": t.sum(axis=axis)},
-                     backward=_soft_margin_backward(x, t, w[0] if w else None, axis, input.shape[-1]))
-
-
-def _soft_margin_backward(x, t, weight, axis, c):
-    """∂l/∂x = w ((1 - y) σ(x) - y σ(-x)) / C (= w (σ(x) - y) / C, written as PyTorch's log_sigmoid
-    backward has it, accurate where σ(-x) is tiny) and ∂l/∂y = -w x / C (= -w (log σ(x) - log σ(-x)) / C:
-    PyTorch differentiates the target too). In the broadcast shape; the engine sums back."""
-    dt = x.dtype
-
-    def backward(g):
-        ge = np.expand_dims(np.asarray(g, dt), axis) / dt.type(c)
-        if weight is not None:
-            ge = ge * weight
-        e = np.exp(-np.abs(x))
-        sig = np.where(x >= 0, 1, e) / (1 + e)  # σ(x) and σ(-x) without overflow
-        sig_neg = np.where(x >= 0, e, 1) / (1 + e)
-        one = dt.type(1)
-        return {"input": ge * ((one - t) * sig - t * sig_neg), "target": ge * -x}
-
-    return backward
-
-
 _IGNORE = Option("ignore_index", int, -100, "target value whose items are left out of the loss and of the mean")
-_CLASS_WEIGHT = Option("weight", "tensor", None, "per-class weights (C); mean = Σ w_y·l / Σ w_y")
+CLASS_WEIGHT = Option("weight", "tensor", None, "per-class weights (C); mean = Σ w_y·l / Σ w_y")
 
 LOSSES = [
     Loss(
         "cross_entropy", cross_entropy,
         (Tensor("input", help="scores (logits) over C classes"),
          Tensor("target", "any", "class indices, or class probabilities of the input's shape")),
-        (_CLASS_WEIGHT, _IGNORE,
+        (CLASS_WEIGHT, _IGNORE,
          Option("label_smoothing", float, 0.0, "ε in [0, 1]: mix ε/C of every class into the target")),
         aliases=("CrossEntropyLoss", "ce", "xent", "softmax_cross_entropy", "categorical_crossentropy"),
         torch="CrossEntropyLoss",
@@ -640,32 +441,9 @@ LOSSES = [
     Loss(
         "nll", nll,
         (Tensor("input", help="log-probabilities (log_softmax output)"), Tensor("target", "index", "class indices")),
-        (_CLASS_WEIGHT, _IGNORE),
+        (CLASS_WEIGHT, _IGNORE),
         aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"), torch="NLLLoss",
         example="--weight 0.6,0.2,0.2 '[[0.6,0.2,0.2],[0.4,1.2,0.4]]' 0,1",
         pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),
-    ),
-    Loss(
-        "multi_margin", multi_margin,
-        (Tensor("input", help="scores over C classes"), Tensor("target", "index", "class indices")),
-        (Option("p", int, 1, "power of the hinge, 1 or 2"),
-         Option("margin", float, 1.0, "the margin by which the target score should win"), _CLASS_WEIGHT),
-        aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"), torch="MultiMarginLoss",
-        example="'[[0.1,0.2,0.4,0.8]]' 3",
-    ),
-    Loss(
-        "multilabel_margin", multilabel_margin,
-        (Tensor("input", help="scores over C classes"),
-         Tensor("target", "index", "class indices of each row, padded with -1")),
-        aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"), torch="MultiLabelMarginLoss",
-        example="'[[0.1,0.2,0.4,0.8]]' '[[3,0,-1,1]]'",
-        pitfalls=("labels after the first -1 are ignored; 0 is a class, not padding.",),
-    ),
-    Loss(
-        "multilabel_soft_margin", multilabel_soft_margin,
-        (Tensor("input", help="scores (logits) over C classes"), Tensor("target", help="0 or 1 per class")),
-        (Option("weight", "tensor", None, "per-class weights (C)"),),
-        aliases=("MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss"), torch="MultiLabelSoftMarginLoss",
-        example="'[[0.3,-1.2,2.0]]' '[[1,0,1]]'",
     ),
 ]

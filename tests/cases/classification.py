@@ -1,4 +1,4 @@
-"""Differential cases for losscalc/kernels/classification.py."""
+"""Differential cases for losscalc/kernels/classification.py and margin.py."""
 
 import numpy as np
 
