@@ -33,7 +33,9 @@ class KernelOut:
         elements, such as CTC's, names none and puts what matters in its terms).
     backward: for --grad: given g = ∂value/∂elements (in the elements' shape), the gradient
         with respect to each floating-point positional tensor PyTorch differentiates, by name
-        (a broadcast shape is fine: the engine sums it back to the tensor's own shape).
+        (a shape the tensor broadcasts to, aligned from the right as NumPy broadcasts, is fine:
+        the engine sums it back to the tensor's own shape). Where every item counts for nothing
+        (all ignored, a zero weight sum) g may be inf or nan: mask it as PyTorch does.
     """
 
     elements: np.ndarray

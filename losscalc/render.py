@@ -229,7 +229,9 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     if result.elements.size:
         console.print(table)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
-    if result.grads:
+    if result.grads == {}:
+        console.print("no gradient: PyTorch differentiates none of these tensors here", soft_wrap=True)
+    elif result.grads:
         text = grads_text(result, precision, limit=max_rows * 8)
         if text:
             console.print(text, soft_wrap=True)

@@ -17,6 +17,7 @@ __all__ = [
     "warn_if_broadcast",
     "warn_unless_pm1",
     "shape_str",
+    "torch_sgn",
 ]
 
 
@@ -93,3 +94,9 @@ def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this 
             f"value(s), first {target[pos]} at index {list(pos)}. PyTorch computes anyway; "
             "did you mean labels in {-1, 1} rather than {0, 1}?"
         )
+
+
+def torch_sgn(d: np.ndarray) -> np.ndarray:
+    """torch.sgn as autograd uses it (abs, norms): -1, 0 or 1, and 0 at NaN, where np.sign gives NaN."""
+    s = np.sign(d)
+    return np.where(np.isnan(s), np.zeros((), s.dtype), s)

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1
+from .common import KernelOut, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1, torch_sgn
 
 
 def margin_ranking(input1, input2, target, *, margin=0.0):
@@ -152,11 +152,6 @@ def _pnorm(v: np.ndarray, p: float) -> np.ndarray:
     return out.reshape(v.shape[:-1])
 
 
-def _sgn(v: np.ndarray) -> np.ndarray:
-    """torch.sgn as the norms' backward uses it: 0 at 0 and at NaN (np.sign gives NaN there)."""
-    s = np.sign(v)
-    return np.where(np.isnan(s), np.zeros((), s.dtype), s)
-
 
 def _pnorm_backward(g: np.ndarray, v: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
     """∂‖v‖_p/∂v times g, over the last dimension, as PyTorch's norm_backward computes it:
@@ -169,17 +164,17 @@ def _pnorm_backward(g: np.ndarray, v: np.ndarray, norm: np.ndarray, p: float) ->
     gn, nn = (np.expand_dims(g, -1), np.expand_dims(norm, -1)) if v.ndim else (g, norm)
     a = np.abs(v)
     if p == 1:
-        return _sgn(v) * gn
+        return torch_sgn(v) * gn
     if p == 2:
         return gn * np.where(nn == 0, zero, v / nn)
     if np.isinf(p):
         mask = (a == nn) | np.isnan(a)
         count = (mask.sum(axis=-1, keepdims=True) if v.ndim else mask).astype(v.dtype)
-        return _sgn(v) * ((gn / count) * mask)
+        return torch_sgn(v) * ((gn / count) * mask)
     if p < 1:
-        return _sgn(v) * np.where(v == 0, zero, a ** (p - 1)) * gn * nn ** (1 - p)
+        return torch_sgn(v) * np.where(v == 0, zero, a ** (p - 1)) * gn * nn ** (1 - p)
     scale = np.where(nn == 0, zero, gn / nn ** (p - 1))
-    return (_sgn(v) * a ** (p - 1) if p < 2 else v * a ** (p - 2)) * scale
+    return (torch_sgn(v) * a ** (p - 1) if p < 2 else v * a ** (p - 2)) * scale
 
 
 def _pairwise(x1, x2, names, p=2.0, eps=1e-6):

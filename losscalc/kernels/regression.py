@@ -9,16 +9,11 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast
+from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast, torch_sgn
 
 
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
 
-
-def _sgn(d: np.ndarray) -> np.ndarray:
-    """torch.sgn as autograd uses it (abs, L1 norm): -1, 0 or 1, and 0 for NaN, where np.sign gives NaN."""
-    s = np.sign(d)
-    return np.where(np.isnan(s), np.zeros((), s.dtype), s)
 
 
 def _of_difference(ddiff: Callable[[], np.ndarray], weight=None):
@@ -66,7 +61,7 @@ def l1(input, target, *, weight=None):
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
     # ∂|d|/∂d = sgn(d): 0 at d = 0 and at NaN (PyTorch's abs backward)
-    return _weighted(np.abs(diff), lambda: _sgn(diff), input, weight, {"x - y": diff})
+    return _weighted(np.abs(diff), lambda: torch_sgn(diff), input, weight, {"x - y": diff})
 
 
 def mse(input, target, *, weight=None):
@@ -112,7 +107,7 @@ def smooth_l1(input, target, *, beta=1.0):
     diff = x - y
     z = np.abs(diff)
     if beta == 0:  # PyTorch computes the L1 loss here, and its gradient: sgn(x - y)
-        return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: _sgn(diff)))
+        return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: torch_sgn(diff)))
     squared = z < beta
     elements = np.where(squared, 0.5 * z * z / beta, z - 0.5 * beta)
     # ∂l/∂d = d / beta inside, sign(d) from |d| = beta on (PyTorch's smooth_l1_loss_backward;
