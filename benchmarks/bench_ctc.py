@@ -15,7 +15,15 @@ while, and on a 2-core machine that halves the speed of whatever runs next:
   compute    compute("ctc", ..., reduction="none") as the CLI runs it: value and breakdown
   viterbi    the breakdown's best-path pass alone (the difference of the two)
 
-and prints each ratio losscalc / torch. Both results are checked to agree to 1e-10.
+and, for --grad, forward and backward together:
+
+  torch      F.ctc_loss(reduction="sum") and loss.backward(), at both thread counts
+  grad       compute("ctc", ..., reduction="sum", grad=True) as the CLI runs it with --grad:
+             value, breakdown and the gradient with respect to log_probs
+  backward   the gradient alone (grad - compute)
+
+and prints each ratio losscalc / torch. Both results (values and gradients) are checked to
+agree to 1e-10.
 """
 
 import argparse
@@ -82,9 +90,26 @@ def main():
         def run_compute():
             return compute("ctc", lp, tg, il, tl, reduction="none")
 
-        fns = {"torch": run_torch, "torch 1 thread": run_torch_1, "forward": run_forward, "compute": run_compute}
+        def run_torch_grad():
+            x = t_args[0].detach().requires_grad_()
+            F.ctc_loss(x, *t_args[1:], reduction="sum").backward()
+            return x.grad
+
+        def run_torch_grad_1():
+            torch.set_num_threads(1)
+            try:
+                return run_torch_grad()
+            finally:
+                torch.set_num_threads(threads)
+
+        def run_grad():
+            return compute("ctc", lp, tg, il, tl, reduction="sum", grad=True)
+
+        fns = {"torch": run_torch, "torch 1 thread": run_torch_1, "forward": run_forward, "compute": run_compute,
+               "torch grad": run_torch_grad, "torch grad 1 thread": run_torch_grad_1, "grad": run_grad}
         np.testing.assert_allclose(run_forward().value, run_torch().numpy(), rtol=1e-10)
         np.testing.assert_allclose(run_compute().value, run_torch().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(run_grad().grads["log_probs"], run_torch_grad().numpy(), rtol=1e-10, atol=1e-12)
         samples = {k: [] for k in fns}
         for _ in range(args.runs):  # interleaved, so load on the machine hits all alike
             for key, fn in fns.items():
@@ -92,12 +117,16 @@ def main():
                 samples[key] += timed(fn, 1)
         ms = {k: statistics.median(v) * 1e3 for k, v in samples.items()}
         ms["viterbi"] = ms["compute"] - ms["forward"]
+        ms["backward"] = ms["grad"] - ms["compute"]
         print(f"{name}: T={T} N={N} C={C} S={S}")
-        print(f"  torch ({threads} threads)  {ms['torch']:8.2f} ms")
-        print(f"  torch (1 thread)    {ms['torch 1 thread']:8.2f} ms")
-        for key in ("forward", "compute", "viterbi"):
-            print(f"  losscalc {key:10s} {ms[key]:8.2f} ms   / torch {ms[key] / ms['torch']:5.2f}x"
-                  f"   / torch 1 thread {ms[key] / ms['torch 1 thread']:5.2f}x")
+        for suffix, keys, what in (("", ("forward", "compute", "viterbi"), "forward"),
+                                   (" grad", ("grad", "backward"), "forward + backward")):
+            base, base_1 = ms["torch" + suffix], ms["torch" + suffix + " 1 thread"]
+            print(f"  {f'torch {what} ({threads} threads)':36s} {base:8.2f} ms")
+            print(f"  {f'torch {what} (1 thread)':36s} {base_1:8.2f} ms")
+            for key in keys:
+                print(f"  {f'losscalc {key}':36s} {ms[key]:8.2f} ms   / torch {ms[key] / base:5.2f}x"
+                      f"   / torch 1 thread {ms[key] / base_1:5.2f}x")
         print()
 
 
