@@ -287,7 +287,7 @@ def backward(lat, nll, out):
 
 def stray_writes(lat, seen, nll, zeroed, frames):
     """Where PyTorch's CTC backward, run on one thread, puts the states whose class lies outside
-    [0, C) (`seen`: their alpha_t + beta_t, from `posterior`).
+    [0, C) (`seen`: their alpha_t + beta_t, from `backward`).
 
     PyTorch keeps log Σ alpha beta per entry in the gradient tensor itself, at flat offset
     t*N*C + n*C + label, which for such a label is an entry of another sample m (or frame).

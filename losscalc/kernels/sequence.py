@@ -102,7 +102,7 @@ def _gradient(lat, lp, il, nll, zero_infinity, g):
     seen = backward(lat, nll, grad.reshape(T, N * C))
     zeroed = (nll == np.inf) & zero_infinity
     if seen.size:
-        _warn_stray_gradient(lat)
+        _warn_stray_gradient()
         (at, x, m), late = stray_writes(lat, seen, nll, zeroed, T)
         np.subtract.at(grad.reshape(-1), at, np.exp(x + nll[m] - lat.flat[at]))
     used = np.arange(T)[:, None] < il  # (T, N): the frames in use
@@ -124,7 +124,7 @@ def _gradient(lat, lp, il, nll, zero_infinity, g):
     return grad
 
 
-def _warn_stray_gradient(lat):
+def _warn_stray_gradient():
     warn("--grad: PyTorch's CTC backward adds the gradient of a label outside [0, C) into the entry it "
          "read (another sample's or frame's), which that sample's own backward may overwrite or has "
          "already finished; losscalc gives what PyTorch gives on one thread. With several threads "
