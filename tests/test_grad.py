@@ -34,7 +34,13 @@ def test_gradients_match_autograd(case, dtype, rtol, atol):
 
         result = compute(case.loss, *case.tensors, reduction=case.reduction, dtype=dtype, grad=True, **case.options)
     assert set(result.grads) == set(expected), "differentiated tensors differ from PyTorch's"
+    exact = torch_grads(torch, case, np.float64) if dtype == "float32" else expected
     for name, g in expected.items():
         assert result.grads[name].shape == g.shape, name
         assert result.grads[name].dtype == np.dtype(dtype), name
-        np.testing.assert_allclose(result.grads[name], g, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
+        # float32: no closer to torch's float32 than torch's own rounding error allows
+        with np.errstate(invalid="ignore"):
+            diff = np.abs(g - exact[name])
+        own_error = diff[np.isfinite(diff)].max(initial=0.0)
+        np.testing.assert_allclose(result.grads[name], g, rtol=rtol, atol=max(atol, 2 * own_error),
+                                   equal_nan=True, err_msg=name)

@@ -108,6 +108,10 @@ def torch_grads(torch, case: Case, dtype=np.float64) -> dict[str, np.ndarray]:
             out.sum().backward()  # the sum of a reduced value is the value
         return {names[i]: tensors[i].grad.double().numpy() for i in wanted if tensors[i].grad is not None}
 
+    # One thread: torch's parallel CTC backward lets a label >= C write into another sample's
+    # gradient, and then its answer depends on thread timing.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         return attempt(floating)
     except (RuntimeError, NotImplementedError):
@@ -118,3 +122,5 @@ def torch_grads(torch, case: Case, dtype=np.float64) -> dict[str, np.ndarray]:
             except (RuntimeError, NotImplementedError):
                 pass
         return grads
+    finally:
+        torch.set_num_threads(threads)
