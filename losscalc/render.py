@@ -33,16 +33,20 @@ def number(x, precision: int | None = None) -> str:
 
 
 def _json_value(a: np.ndarray):
-    """Nested lists of JSON-ready numbers; non-finite numbers as strings."""
+    """Nested lists of JSON-ready numbers (a number for 0-d); non-finite numbers as strings."""
     a = np.asarray(a)
-    if a.ndim == 0:
-        v = a[()]
-        if a.dtype.kind in "iub":
-            return int(v)
-        if not np.isfinite(v):
-            return number(v)
-        return float(str(v))  # the dtype's shortest repr, read back: round-trip exact
-    return [_json_value(row) for row in a]
+    if a.dtype.kind in "iub":
+        return a.astype(np.int64).tolist()
+    if a.dtype != np.float64:  # float32: its shortest repr, read back as float64, prints the same
+        a = a.astype(str).astype(np.float64)
+    finite = np.isfinite(a)
+    if finite.all():
+        return a.tolist()  # Python floats: json writes their round-trip repr
+    out = a.astype(object)
+    out[np.isnan(a)] = "nan"
+    out[a == np.inf] = "inf"
+    out[a == -np.inf] = "-inf"
+    return out.tolist()
 
 
 def _breakdown(result: Result):
