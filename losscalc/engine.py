@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,11 +27,16 @@ class Result:
     dtype: str
     value: np.ndarray  # 0-d, or the elements when reduction is none
     elements: np.ndarray
-    terms: dict[str, np.ndarray]
+    term_makers: dict  # the kernel's terms: arrays, or functions making them (see `terms`)
     arithmetic: Arithmetic
     inputs: dict[str, TensorSource] = field(default_factory=dict)  # by name, as the kernel got them
     shown_inputs: tuple[str, ...] | None = None  # breakdown columns; None: every input that fits
     grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
+
+    @cached_property
+    def terms(self) -> dict[str, np.ndarray]:
+        """The kernel's named intermediate values, each made when first asked for."""
+        return {k: v() if callable(v) else v for k, v in self.term_makers.items()}
 
     @property
     def signature(self) -> str:
@@ -177,7 +183,7 @@ def compute(
         dtype=dtype,
         value=value,
         elements=out.elements,
-        terms=out.terms,
+        term_makers=out.terms,
         arithmetic=arithmetic,
         inputs=inputs,
         shown_inputs=out.shown_inputs,

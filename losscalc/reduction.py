@@ -21,7 +21,8 @@ class KernelOut:
     """What a kernel returns.
 
     elements: the unreduced losses (`reduction=none`).
-    terms: named intermediate values, each broadcastable to `elements` (the breakdown columns).
+    terms: named intermediate values, each broadcastable to `elements` (the breakdown columns),
+        or a function making one, for a term that costs time and is only wanted when shown.
     mean_divisor, denominator: `mean = Σ (elements / mean_divisor) / denominator`; by default
         no divisor and the elements' count (CTC divides each loss by its target length first).
         `numerator_label` and `denominator_label` say so in words.

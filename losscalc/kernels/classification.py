@@ -279,7 +279,7 @@ def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape, backwa
     if weight is not None and den == 0 and not ignored.all():
         mean_warning = "the weights of the targets not ignored sum to 0, so the mean is 0 / 0 = nan (as in PyTorch)."
     if ignored.any():
-        terms["ignored"] = np.where(ignored, "ignored", "").reshape(out_shape)
+        terms["ignored"] = lambda: np.where(ignored, "ignored", "").reshape(out_shape)
     return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
                      denominator_label=den_label, notes=notes, mean_warning=mean_warning, backward=backward)
 

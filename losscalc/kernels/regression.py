@@ -112,7 +112,7 @@ def smooth_l1(input, target, *, beta=1.0):
     elements = np.where(squared, 0.5 * z * z / beta, z - 0.5 * beta)
     # ∂l/∂d = d / beta inside, sign(d) from |d| = beta on (PyTorch's smooth_l1_loss_backward;
     # NaN stays NaN here, unlike the L1 loss's sgn)
-    return KernelOut(elements, {"|x - y|": z, "branch": np.where(squared, "squared", "linear")},
+    return KernelOut(elements, {"|x - y|": z, "branch": lambda: np.where(squared, "squared", "linear")},
                      backward=_of_difference(lambda: np.where(squared, diff / beta, np.sign(diff))))
 
 
@@ -143,7 +143,7 @@ def huber(input, target, *, delta=1.0, weight=None):
     z = np.abs(diff)
     squared = z < delta
     elements = np.where(squared, 0.5 * z * z, delta * (z - 0.5 * delta))
-    terms = {"|x - y|": z, "branch": np.where(squared, "squared", "linear")}
+    terms = {"|x - y|": z, "branch": lambda: np.where(squared, "squared", "linear")}
     # ∂l/∂d = d inside, delta·sign(d) from |d| = delta on (PyTorch's huber_loss_backward), times w
     backward = _of_difference(lambda: np.where(squared, diff, delta * np.sign(diff)), weight)
     if weight is None:

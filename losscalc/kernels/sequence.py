@@ -8,6 +8,8 @@ most probable alignment (Viterbi) for the breakdown.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import LossError, warn
@@ -61,10 +63,10 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
     terms = {"input len": il, "target len": tl, "target": _join_rows(labels, _first(tl, labels.shape[1]), blank),
              "l/max(len,1)": share}
     notes = []
-    if lat.steps * lat.base.size <= _PATH_CELLS:
-        for name, value in _best_paths(lat, blank).items():
-            terms[name] = np.empty_like(value)
-            terms[name][lat.order] = value
+    if lat.steps * lat.base.size <= _PATH_CELLS:  # the Viterbi pass runs only if a term is shown
+        paths = functools.cache(lambda: _best_paths_by_sample(lat, blank))
+        for name in _PATH_TERMS:
+            terms[name] = functools.partial(lambda name: paths()[name], name)
     else:
         notes.append(f"best paths not shown: the lattice has {lat.steps * lat.base.size} cells "
                      f"(frames × samples × states), more than the {_PATH_CELLS} the breakdown keeps.")
@@ -76,7 +78,7 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
 
     return KernelOut(
         squeeze(loss),
-        {k: squeeze(v) for k, v in terms.items()},
+        {k: (lambda v=v: squeeze(v())) if callable(v) else squeeze(v) for k, v in terms.items()},
         mean_divisor=squeeze(divisor),
         denominator=N,
         numerator_label="Σ l/max(len,1)",
@@ -271,6 +273,18 @@ def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
         warn(f"sample(s) {', '.join(str(int(n)) for n in np.flatnonzero(dead)[:_SHOWN])}: every alignment "
              "passes through a log-probability of -inf, so the loss is inf"
              + (" (set to 0 by --zero-infinity)." if zero_infinity else "."))
+
+
+_PATH_TERMS = ("best path", "collapsed", "-log p(best)")
+
+
+def _best_paths_by_sample(lat, blank) -> dict[str, np.ndarray]:
+    """_best_paths with the samples back in their own order."""
+    out = {}
+    for name, value in _best_paths(lat, blank).items():
+        out[name] = np.empty_like(value)
+        out[name][lat.order] = value
+    return out
 
 
 def _best_paths(lat, blank):
