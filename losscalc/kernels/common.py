@@ -3,6 +3,8 @@ offending index, in plain words; warnings go through `losscalc.errors.warn`."""
 
 from __future__ import annotations
 
+import contextvars
+
 import numpy as np
 
 from ..errors import LossError, warn
@@ -19,6 +21,22 @@ __all__ = [
     "shape_str",
     "torch_sgn",
 ]
+
+
+#: Where the chunk a kernel is working on starts along the batch axis of the whole input. The
+#: engine sets it in each worker thread before calling a kernel on a chunk, so that an error
+#: or warning names the index in the user's tensor, not in the chunk (see `first_index`).
+CHUNK_START: contextvars.ContextVar[int] = contextvars.ContextVar("chunk_start", default=0)
+
+
+def first_index(mask: np.ndarray, batch_axis: int | None = 0) -> tuple[int, ...]:
+    """The index of the first True of `mask`, in the coordinates of the whole input: the
+    chunk's start is added along `batch_axis` (None: the mask is over a tensor the engine
+    passes whole, such as a class weight)."""
+    pos = [int(i) for i in np.argwhere(mask)[0]]
+    if batch_axis is not None and len(pos) > batch_axis:
+        pos[batch_axis] += CHUNK_START.get()
+    return tuple(pos)
 
 
 def shape_str(shape) -> str:

@@ -1,0 +1,50 @@
+"""The one interface every reader gives the engine: a `LazyArray`.
+
+A LazyArray knows its shape and dtype from the file's header and reads rows along axis 0
+on demand (`a[start:stop]` gives a NumPy array). It holds paths, not open handles, and opens
+its file on first use in each process, so it can be pickled and sent to a Dask worker, which
+then reads the file itself. `np.memmap` (a .npy, a safetensors tensor) already behaves so;
+the other formats subclass `LazyArray`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class LazyArray:
+    """Rows of an array in a file, read on demand. Subclasses set `shape`, `dtype`, `source`
+    and `chunk_rows` (the file's natural block along axis 0: a row group, an HDF5 or Zarr
+    chunk; None when any split is as good), and implement `read(start, stop)`."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    source: str
+    chunk_rows: int | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """Rows [start, stop) along axis 0, as a NumPy array of `dtype`."""
+        raise NotImplementedError
+
+    def __getitem__(self, key) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a LazyArray is read by a contiguous slice of rows along axis 0")
+        start, stop, _ = key.indices(self.shape[0])
+        return self.read(start, max(start, stop))
+
+    def __array__(self, dtype=None, copy=None):  # whole: only for small arrays (tests, tables)
+        a = self.read(0, self.shape[0])
+        return a if dtype is None else a.astype(dtype)
