@@ -284,6 +284,9 @@ def open_arrow(path: str, key: str | None, name: str) -> ArrowColumn:
     names = list(schema.names)
     index = _choose(names, key, path, name)
     column = names[index]
+    if kind == "parquet" and names.count(column) > 1:  # pyarrow reads Parquet columns by name
+        raise _fail(name, path, f"has {names.count(column)} columns named {column!r}, which "
+                                f"cannot be told apart in Parquet; rename one")
     levels, dtype = _levels(pa, schema.field(index).type, column, path, name)
     col = ArrowColumn(path, kind, column, index, levels, dtype, tuple(w or 0 for w in levels),
                       rows, unit_rows, name)
