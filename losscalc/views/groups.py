@@ -73,16 +73,24 @@ class Groups:
             raise ValueError("labels, elements, numerators and denominators must have the same size")
         if labels.size == 0:
             return
+        uniq, inv, m, present = self._codes(labels)
+        sums = [np.bincount(inv, weights=w, minlength=m) for w in (None, n, d, e)]
+        if present is not None:
+            sums = [a[present] for a in sums]
+        self._fold(uniq, *sums)
+
+    @staticmethod
+    def _codes(labels: np.ndarray):
+        """(distinct labels, each element's code, number of codes, codes in use or None).
+        Integer labels in a narrow range (classes) are coded by offset, without a sort."""
+        if labels.dtype.kind == "i":
+            lo, hi = int(labels.min()), int(labels.max())
+            if hi - lo < max(4 * labels.size, 1 << 16):
+                inv = labels - lo
+                present = np.bincount(inv, minlength=hi - lo + 1) > 0
+                return np.flatnonzero(present) + lo, inv, hi - lo + 1, present
         uniq, inv = np.unique(labels, return_inverse=True)
-        m = uniq.size
-        inv = inv.reshape(-1)
-        self._fold(
-            uniq,
-            np.bincount(inv, minlength=m),
-            np.bincount(inv, weights=n, minlength=m),
-            np.bincount(inv, weights=d, minlength=m),
-            np.bincount(inv, weights=e, minlength=m),
-        )
+        return uniq, inv.reshape(-1), uniq.size, None
 
     def merge(self, other: "Groups") -> "Groups":
         if other.keys.size:
