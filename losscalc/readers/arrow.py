@@ -20,7 +20,7 @@ from ..errors import LossError
 from .base import LazyArray
 
 IPC_SUFFIXES = (".feather", ".arrow", ".ipc")
-_BATCH_BYTES = 8 << 20  # a Parquet batch holds about this many bytes of the column
+_BATCH_BYTES = 1 << 20  # a Parquet batch holds about this many bytes of the column
 
 
 def require_pyarrow(path: str, name: str):

