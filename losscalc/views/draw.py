@@ -28,16 +28,20 @@ def short(x: float, digits: int) -> str:
         return "nan"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    text = repr(x)
+    text = _compact(repr(x))
     mantissa = re.sub(r"e.*$", "", text).lstrip("-").replace(".", "").lstrip("0").rstrip("0")
-    if len(mantissa) > digits:
-        text = f"{x:.{digits}g}"
+    rounded = _compact(f"{x:.{digits}g}")
+    if len(mantissa) > digits or len(rounded) <= len(text) - 2:  # 2e12, not 2000000000000
+        text = rounded
+    return text
+
+
+def _compact(text: str) -> str:
+    """1e-07 -> 1e-7, 2.0e+12 -> 2e12, 3.0 -> 3."""
     if "e" in text:
         m, e = text.split("e")
-        text = f"{m}e{int(e)}"
-    elif text.endswith(".0"):
-        text = text[:-2]
-    return text
+        return f"{m.removesuffix('.0')}e{int(e)}"
+    return text.removesuffix(".0")
 
 
 @dataclass(frozen=True)
@@ -253,8 +257,13 @@ class HistogramView:
 
         width = options.max_width
         scale = self.h.get("scale", "linear")
-        yield Text(f"histogram of the element losses ({scale} bins [lo, hi))")
-        for digits in range(self.digits, 0, -1):
+        bins = len(self.h["counts"])
+        yield Text(f"histogram of the losses: {bins} {scale} bin{'s' if bins != 1 else ''} [lo, hi)")
+        if not bins and not self.h.get("zeros") and not any(self.s.get(k) for k in ("nan", "posinf", "neginf")):
+            return
+        edges = self.h["edges"]
+        distinct = next((d for d in range(self.digits, 18) if len({short(e, d) for e in edges}) == len(edges)), 17)
+        for digits in range(distinct, 0, -1):  # edges told apart, unless the width forbids
             rows, extra = self._lines(digits)
             lo_w = max([len(r[0]) for r in rows] + [len(e[0]) for e in extra] or [0])
             hi_w = max([len(r[1]) for r in rows] or [0])
