@@ -155,8 +155,9 @@ def convention_value(loss_name: str, framework: str, tensors: list, options: dic
     options: losscalc's Python option names (`delta`, `label_smoothing`, `log_target`, `weight`,
         ..., and `reduction`, default "mean"); options left out are at losscalc's defaults.
     dtype: "float32" or "float64"; None for the framework's own default (Keras and optax:
-        float32; scikit-learn: float64). Keras computes in float64 when "float64" is given;
-        optax then stands for jax with `jax_enable_x64`.
+        float32; scikit-learn: float64). Keras 3 computes float32 even when "float64" is given
+        (its type promotion turns 64-bit into 32-bit off TensorFlow; a difference line says
+        so); for optax "float64" stands for jax with `jax_enable_x64`.
     function: pick one of several equivalents by name (e.g. "optax.losses.l2_loss"); by
         default the first that takes these tensors.
 
@@ -185,9 +186,14 @@ def convention_value(loss_name: str, framework: str, tensors: list, options: dic
     full = {o.name: o.default for o in loss.options}
     full.update(options)
     outcome: Outcome = eq.compute(tensors, full, reduction, dtype)
-    used = dtype or ("float64" if framework == "sklearn" else "float32")
-    return ConventionResult(outcome.value, eq.function, tuple(outcome.differences), tuple(outcome.conversions),
-                            framework, used)
+    differences = tuple(outcome.differences)
+    if framework == "keras":
+        used = "float32"
+        if dtype == "float64":
+            differences += (_keras.F64_LINE,)
+    else:
+        used = dtype or ("float64" if framework == "sklearn" else "float32")
+    return ConventionResult(outcome.value, eq.function, differences, tuple(outcome.conversions), framework, used)
 
 
 def describe(loss_name: str) -> list[str]:

@@ -1,7 +1,9 @@
 """Keras 3 (`keras.losses`), reproduced in NumPy as its NumPy backend computes.
 
-What every Keras loss here shares: the loss object converts both tensors to its dtype (float32,
-Keras's floatx, unless float64 is asked for); the loss function returns one value per sample,
+What every Keras loss here shares: the loss object converts both tensors to its dtype, and the
+ops compute in float32 whatever that dtype: Keras 3's type promotion (`keras.backend.result_type`)
+turns 64-bit into 32-bit on every backend but TensorFlow, "to be aligned with JAX's default", so
+`dtype="float64"` still gives float32 values on the NumPy and JAX backends. The loss function returns one value per sample,
 averaging (or summing, for the cross entropies and KL) over the **last axis**; then the reduction
 `sum_over_batch_size` (the default) sums those values and divides by their count, and `sum` sums
 them. A 0-d result of the loss function (a 1-D input is one sample) is returned as it is by
@@ -24,7 +26,11 @@ REDUCED = ("reduction 'sum_over_batch_size' (the default): the per-sample values
 
 
 def _dtype(dtype: str | None) -> str:
-    return "float64" if dtype == "float64" else "float32"
+    return "float32"  # see the module docstring: Keras 3 promotes 64-bit to 32-bit
+
+
+F64_LINE = ("Keras computes in float32 even with dtype='float64': Keras 3 promotes 64-bit to 32-bit on its "
+            "NumPy and JAX backends (keras.backend.result_type)")
 
 
 def _reduce(values: np.ndarray, reduction: str) -> float:
@@ -318,7 +324,7 @@ def _ctc(tensors, options, reduction, dtype):
 
 _CLIP = f"probabilities clipped to [{EPSILON:g}, {CLIP}] (torch clamps the log at -100 instead)"
 _LAST = "averages over the last axis first: 'mean' is unchanged, 'sum' becomes torch's sum / the last dimension"
-_F32 = "computes in float32 (Keras's floatx) unless float64 is asked for"
+_F32 = "computes in float32, even with dtype='float64' (Keras 3 promotes 64-bit to 32-bit off TensorFlow)"
 
 
 def _eq(loss, function, takes, compute, differences, *, honours=(), conversion="", args=("target", "input"),

@@ -111,6 +111,10 @@ def _multiclass(log_probabilities: bool):
             p = softmax(x, axis=0 if x.ndim == 1 else 1)
             conversions.append("softmax(input): log_loss takes probabilities, cross_entropy's input is logits")
         c = x.shape[0] if x.ndim == 1 else x.shape[1]
+        if p.size and (np.max(p) > 1 or np.min(p) < 0):
+            raise LossError(f"scikit-learn's log_loss refuses probabilities above 1 (ValueError); exp(input) "
+                            f"reaches {float(np.max(p)):.6g}, so the input is not log-probabilities "
+                            "(take log_softmax first).")
         p = class_last(p).reshape(-1, c)
         idx = idx.reshape(-1)
         if x.ndim > 2 or x.ndim == 1:
