@@ -5,7 +5,8 @@ safetensors file costs only the chunk being converted; a Parquet column costs on
 
 - a safetensors pair, 4e8 float32 elements each (1.6 GB per file), read in 1e6-element chunks;
 - a 2e7-row float64 Parquet file in 2**20-row row groups, and the same rows in one row group
-  (pyarrow's default pre-buffering would hold the whole 160 MB row group).
+  (pyarrow's default pre-buffering would hold the whole 160 MB row group);
+- the same rows as a Feather (lz4-compressed Arrow IPC) file.
 
 The files are written in blocks, never held in memory, under the test's tmp_path and deleted
 after; the safetensors files are sparse (real blocks every few hundred MB, holes of zeros
@@ -124,6 +125,23 @@ def test_safetensors_pair_of_4e8_float32_in_bounded_memory(tmp_path):
     assert got["last"] == [float(block_a[-1]), float(block_b[-1])]
     print(f"safetensors 2 x 4e8 float32: peak RssAnon {got['peak']:.0f} MiB "
           f"(at start {got['start']:.0f} MiB)")
+    assert got["peak"] < LIMIT_MIB, got
+
+
+def test_feather_2e7_rows_in_bounded_memory(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.feather as fe
+    need_disk(tmp_path, 1)
+    n = 20_000_000
+    path = tmp_path / "eval.feather"
+    try:  # lz4-compressed record batches of 65536 rows, pyarrow's defaults
+        fe.write_feather(pa.table({"y_pred": np.arange(n, dtype=np.float64),
+                                   "y": np.ones(n)}), path)
+        got = run_worker(1_000_000, "pyarrow", f"{path}:y_pred")
+    finally:
+        path.unlink(missing_ok=True)
+    assert got["sums"] == [float(n * (n - 1) // 2)] and got["last"] == [n - 1.0]
+    print(f"feather 2e7 float64 rows: peak RssAnon {got['peak']:.0f} MiB")
     assert got["peak"] < LIMIT_MIB, got
 
 

@@ -117,11 +117,15 @@ class ArrowColumn(LazyArray):
             if self.kind == "parquet":
                 import pyarrow.parquet as pq
                 self._file = pq.ParquetFile(self.path, buffer_size=1 << 20, pre_buffer=False)
-            elif self.kind == "ipc":
-                self._file = pa.ipc.open_file(pa.memory_map(self.path))
+            elif self.kind == "ipc":  # only the column's buffers are read (and decompressed)
+                self._file = pa.ipc.open_file(pa.memory_map(self.path), options=self._only())
             else:
                 self._file = "stream"
         return self._file
+
+    def _only(self):
+        import pyarrow as pa
+        return pa.ipc.IpcReadOptions(included_fields=[self.index], use_threads=False)
 
     def _starts(self) -> list[int]:
         if self._unit_rows is None:  # IPC: counted once per process, one batch at a time
@@ -129,7 +133,7 @@ class ArrowColumn(LazyArray):
             if self.kind == "ipc":
                 self._unit_rows = [f.get_batch(i).num_rows for i in range(f.num_record_batches)]
             else:
-                self._unit_rows = [b.num_rows for b in _stream(self.path)]
+                self._unit_rows = [b.num_rows for b in _stream(self.path, self._only())]
         starts, total = [], 0
         for n in self._unit_rows:
             starts.append(total)
@@ -149,11 +153,11 @@ class ArrowColumn(LazyArray):
                 yield b.column(0)
         elif self.kind == "ipc":
             for i in range(k, f.num_record_batches):
-                yield f.get_batch(i).column(self.index)
+                yield f.get_batch(i).column(0)
         else:
-            for i, b in enumerate(_stream(self.path)):
+            for i, b in enumerate(_stream(self.path, self._only())):
                 if i >= k:
-                    yield b.column(self.index)
+                    yield b.column(0)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -227,9 +231,9 @@ class ArrowColumn(LazyArray):
         return values.reshape((n, *self.shape[1:])).astype(self.dtype, copy=False)
 
 
-def _stream(path: str):
+def _stream(path: str, options):
     import pyarrow as pa
-    with pa.ipc.open_stream(pa.memory_map(path)) as r:
+    with pa.ipc.open_stream(pa.memory_map(path), options=options) as r:
         yield from r
 
 
