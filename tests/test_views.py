@@ -731,3 +731,32 @@ def test_short_and_bar():
     ]  # fmt: skip
     assert draw.bar(0, 10, 8) == "" and draw.bar(1, 1000, 8) == "▏"
     assert draw.bar(10, 10, 8) == "█" * 8 and draw.bar(5, 10, 3) == "█▌"
+
+
+def test_rows_given_as_strings_are_shortened_too():
+    rows = [["3,1", "0.12345678901234566", "-12345.678901234567", "7"]]
+    text = render(draw.rows_section("top", ["index", "loss", "logit[y]", "target"], rows), 40)
+    line = next(line for line in text.splitlines() if line.startswith("│"))
+    cells = [c.strip() for c in line.strip("│").split("│")]
+    assert cells[0] == "3,1" and cells[3] == "7"  # an index and an int stay whole
+    assert cells[1:3] == ["0.123457", "-12345.7"]  # 6 digits fit in 40 columns
+    assert max(len(line) for line in text.splitlines()) <= 40
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        [-1e308, 1e308, 0.0],
+        [5e-324, 1e-320, 2.2e-308],
+        [1e300, 1e300 * (1 + 2**-52)],
+        [-5.0, -5.0, -5.0],
+        [0.0, 0.0, 1e-300, 1e300],
+    ],
+)
+def test_histogram_extremes(x):
+    x = np.array(x)
+    out = feed_summary(x, [(0, 1), (1, x.size)])
+    check_histogram(out["histogram"], x)
+    whole = feed_summary(x, [(0, x.size)])
+    assert out["histogram"] == whole["histogram"]
+    assert [out["summary"][k] for k in ("min", "max", "p50")] == [whole["summary"][k] for k in ("min", "max", "p50")]

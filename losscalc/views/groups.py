@@ -48,8 +48,22 @@ class Groups:
         self.sum = np.zeros(0, dtype=np.float64)
 
     def _fold(self, keys, count, num, den, total) -> None:
+        """Add sums for `keys` (sorted, distinct). When every key is already known (the usual
+        case after the first chunks) the sums are added in place, without a new np.unique;
+        the float64 results are the same either way (state + new, in that order)."""
         if keys.dtype != self.keys.dtype and self.keys.size == 0:
             self.keys = self.keys.astype(keys.dtype)
+        if self.keys.size and keys.dtype == self.keys.dtype:
+            at = np.minimum(np.searchsorted(self.keys, keys), self.keys.size - 1)
+            known = self.keys[at] == keys
+            if keys.dtype.kind == "f":
+                known |= np.isnan(self.keys[at]) & np.isnan(keys)
+            if known.all():
+                self.count[at] += np.asarray(count, dtype=np.int64)
+                self.num[at] += num
+                self.den[at] += den
+                self.sum[at] += total
+                return
         all_keys = np.concatenate([self.keys, keys])
         uniq, inv = np.unique(all_keys, return_inverse=True)  # NaNs collapse into one group
         if uniq.size > self.max_groups:

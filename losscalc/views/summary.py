@@ -71,21 +71,40 @@ class QuantileSketch:
         while h < len(self.levels):
             buf = self.levels[h]
             if buf.size > self.k:
-                buf = np.sort(buf)
-                odd = buf.size % 2
-                self.levels[h] = buf[buf.size - odd :].copy()  # an odd item stays (the largest)
-                offset = self.compactions[h] % 2
-                self.compactions[h] += 1
-                self.error += 2**h
-                self._push(h + 1, buf[offset : buf.size - odd : 2].copy())
+                self.levels[h] = np.zeros(0)
+                self._push(h + 1, self._halve(h, np.sort(buf)).copy())
             h += 1
 
+    def _halve(self, h: int, buf: np.ndarray) -> np.ndarray:
+        """One compaction of the sorted `buf` at level h: an odd item stays (the largest),
+        every other one of the rest (alternately the even or odd) is returned for level h+1."""
+        while len(self.levels) <= h:
+            self.levels.append(np.zeros(0))
+            self.compactions.append(0)
+        odd = buf.size % 2
+        if odd:
+            self._push(h, buf[-1:].copy())
+        offset = self.compactions[h] % 2
+        self.compactions[h] += 1
+        self.error += 2**h
+        return buf[offset : buf.size - odd : 2]
+
     def add(self, values: np.ndarray) -> None:
+        """One chunk. A chunk larger than k is sorted once and compacted on its own, level
+        after level, while it holds more than k items (each such compaction takes k items or
+        more, so the bound of the module docstring holds), then joins the levels."""
         values = np.asarray(values, dtype=np.float64).reshape(-1)
-        if values.size:
-            self.n += values.size
-            self._push(0, values.copy())
-            self._compress()
+        if not values.size:
+            return
+        self.n += values.size
+        h = 0
+        if values.size > self.k:
+            values = np.sort(values)
+            while values.size > self.k:
+                values = self._halve(h, values)
+                h += 1
+        self._push(h, values.copy())
+        self._compress()
 
     def merge(self, other: "QuantileSketch") -> "QuantileSketch":
         for h, buf in enumerate(other.levels):
@@ -207,6 +226,8 @@ class _LogHistogram:
 
     @classmethod
     def _edge(cls, key: int) -> float:
+        if key >= cls.SIZE:  # above the largest double: the top edge is inf
+            return math.inf
         return float(np.array(key << cls.SHIFT, dtype=np.int64).view(np.float64))
 
     def display(self, max_bins: int) -> tuple[list[float], list[int]]:
@@ -246,6 +267,9 @@ class Summary:
         """Chan et al.'s pairwise update of (count, mean, M2)."""
         if n == 0:
             return
+        if self.n == 0:
+            self.n, self.mean, self.m2 = n, mean, m2
+            return
         total = self.n + n
         delta = mean - self.mean
         self.mean += delta * (n / total)
@@ -280,8 +304,9 @@ class Summary:
         self.zeros += int(np.count_nonzero(x == 0))
         if positive.size:
             self.min_positive = min(self.min_positive, float(positive.min()))
-        mean = float(x.mean())
-        self._moments(x.size, mean, float(np.square(x - mean).sum()))
+        with np.errstate(over="ignore", invalid="ignore"):  # near the float64 limits: inf, as NumPy
+            mean = float(x.mean())
+            self._moments(x.size, mean, float(np.square(x - mean).sum()))
         self.linear.add(x)
         self.log.add(positive)
         self._keep([x])
