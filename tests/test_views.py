@@ -751,6 +751,7 @@ def test_rows_given_as_strings_are_shortened_too():
         [1e300, 1e300 * (1 + 2**-52)],
         [-5.0, -5.0, -5.0],
         [0.0, 0.0, 1e-300, 1e300],
+        [-1.79e308, 1.79e308],  # a top edge past the largest double: inf
     ],
 )
 def test_histogram_extremes(x):

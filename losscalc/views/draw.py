@@ -107,7 +107,8 @@ class FittedTable:
         return [[c.text(digits) if isinstance(c, Num) else str(c) for c in r] for r in self.rows]
 
     def _layout(self, width: int):
-        """(digits, cells, column widths or None for text columns, text budgets)."""
+        """(digits, cell texts, widths of the number and key columns, widths of the text
+        columns): the most digits with which the numbers fit whole, headers first unwrapped."""
         n = len(self.headers)
         overhead = 1 + 3 * n
         for wrap_headers in (False, True):
@@ -176,7 +177,7 @@ def top_section(top: list, *, largest: bool = True, terms=None, index_text=str, 
     """The rows of `TopK.finish()` (pairs of flat index and loss): `index_text(flat)` writes
     an index, `terms` (optional) maps a flat index to `{name: cell}` for extra columns."""
     names = list(terms(top[0][0]).keys()) if terms and top else []
-    rows = [[index_text(i), Num(v), *(terms(i)[n] for n in names)] if terms else [index_text(i), Num(v)] for i, v in top]
+    rows = [[index_text(i), Num(v), *((terms(i)[n] for n in names) if terms else ())] for i, v in top]
     kind = "largest" if largest else "smallest"
     return rows_section(f"the {len(top)} {kind} element losses", ["index", "loss", *names], rows, digits=digits)
 

@@ -64,7 +64,8 @@ class QuantileSketch:
         while len(self.levels) <= h:
             self.levels.append(np.zeros(0))
             self.compactions.append(0)
-        self.levels[h] = np.concatenate([self.levels[h], values]) if self.levels[h].size else values
+        if values.size:  # arrays are never changed in place, so they may be shared
+            self.levels[h] = np.concatenate([self.levels[h], values]) if self.levels[h].size else values
 
     def _compress(self) -> None:
         h = 0
@@ -108,8 +109,7 @@ class QuantileSketch:
 
     def merge(self, other: "QuantileSketch") -> "QuantileSketch":
         for h, buf in enumerate(other.levels):
-            if buf.size:
-                self._push(h, buf)
+            self._push(h, buf)
             self.compactions[h] += other.compactions[h]
         self.n += other.n
         self.error += other.error
@@ -204,8 +204,16 @@ class _LinearHistogram:
             s += 1
         d0, d1 = j0 >> s, j1 >> s
         counts = self._rebin(self.e + s, d0, d1)
-        edges = [math.ldexp(d, self.e + s) for d in range(d0, d1 + 2)]
+        edges = [_ldexp(d, self.e + s) for d in range(d0, d1 + 2)]
         return edges, counts.tolist()
+
+
+def _ldexp(m: int, e: int) -> float:
+    """m·2**e, inf past the largest double (a top edge may be)."""
+    try:
+        return math.ldexp(m, e)
+    except OverflowError:
+        return math.inf if m > 0 else -math.inf
 
 
 class _LogHistogram:
@@ -331,7 +339,8 @@ class Summary:
         if self.values is not None:
             if not self.values:
                 return [math.nan] * len(ps), True, 0
-            return [float(q) for q in np.quantile(np.concatenate(self.values), ps)], True, 0
+            with np.errstate(over="ignore", invalid="ignore"):  # interpolating near ±1.8e308
+                return [float(q) for q in np.quantile(np.concatenate(self.values), ps)], True, 0
         return self.sketch.quantiles(ps), False, int(self.sketch.error)
 
     def histogram(self) -> dict:
