@@ -437,6 +437,19 @@ def test_arrow_errors_name_the_column_and_row(tmp_path, fmt):
     raises(path, None, "target", "has 7 columns ('y', 'with_null'", "name one as 'FILE:COLUMN'")
 
 
+def test_arrow_a_failed_read_leaves_the_column_readable(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    pq.write_table(pa.table({"y": pa.array([0.0, 1.0, 2.0, None, 4.0, 5.0])}),
+                   tmp_path / "y.parquet", row_group_size=2)
+    got = open_tensor(str(tmp_path / "y.parquet"), "y", "input")
+    assert np.array_equal(got.read(0, 3), [0.0, 1.0, 2.0])
+    with pytest.raises(LossError, match="row 3 holds a null"):
+        got.read(2, 6)
+    assert np.array_equal(got.read(4, 6), [4.0, 5.0])
+    assert np.array_equal(got.read(1, 3), [1.0, 2.0])
+
+
 def test_arrow_other_errors(tmp_path):
     pa = pytest.importorskip("pyarrow")
     import pyarrow.feather as fe

@@ -171,22 +171,30 @@ class ArrowColumn(LazyArray):
             if (self._it is None or start < self._pos
                     or unit > bisect.bisect_right(starts, self._pos) - 1):
                 self._it, self._pos, self._buf = self._arrays(unit), starts[unit], None
-            parts = []
-            while self._pos < stop:
-                if self._buf is None:
-                    arr = self._next()
-                    if self._pos + len(arr) <= start:  # before the rows asked for: skipped
-                        self._pos += len(arr)
-                        continue
-                    self._buf = self._to_numpy(arr, self._pos)
-                n = len(self._buf)
-                lo, hi = max(start - self._pos, 0), min(stop - self._pos, n)
-                parts.append(self._buf[lo:hi])
-                if hi < n:
-                    self._buf, self._pos = self._buf[hi:], self._pos + hi
-                else:
-                    self._buf, self._pos = None, self._pos + n
+            try:
+                parts = self._advance(start, stop)
+            except BaseException:
+                self._it = None  # the cursor may be anywhere: the next read starts afresh
+                raise
             return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _advance(self, start: int, stop: int) -> list[np.ndarray]:
+        """Move the cursor through rows [start, stop), returning them in pieces. The cursor
+        keeps the rest of its current Arrow array; only the rows asked for are converted
+        (and checked), so a null in row 9 does not fail a read of rows 0 to 8."""
+        parts = []
+        while self._pos < stop:
+            if self._buf is None:
+                self._buf = self._next()
+            n = len(self._buf)
+            lo, hi = max(start - self._pos, 0), min(stop - self._pos, n)
+            if lo < hi:
+                parts.append(self._to_numpy(self._buf.slice(lo, hi - lo), self._pos + lo))
+            if hi < n:
+                self._buf, self._pos = self._buf.slice(hi), self._pos + hi
+            else:
+                self._buf, self._pos = None, self._pos + n
+        return parts
 
     def _next(self):
         import pyarrow as pa
@@ -197,7 +205,6 @@ class ArrowColumn(LazyArray):
                                               f"{self._pos}, before the {self.shape[0]} rows its "
                                               f"metadata gives") from None
         except (pa.ArrowException, OSError) as e:
-            self._it = None
             raise _fail(self.name, self.path, f"column {self.column!r}: rows from {self._pos} "
                                               f"could not be read "
                                               f"({' '.join(str(e).split())[:200]})") from None
@@ -273,12 +280,10 @@ def open_arrow(path: str, key: str | None, name: str) -> ArrowColumn:
             raise _fail(name, path, "is a Feather version 1 file, which losscalc does not read; "
                                     "rewrite it as version 2 with "
                                     "pyarrow.feather.write_feather(table, path)")
-        else:
+        else:  # the stream format: its batches are counted once the column is known
             kind = "stream"
             with pa.ipc.open_stream(pa.memory_map(path)) as r:
-                schema = r.schema
-                unit_rows = [b.num_rows for b in r]
-            rows = sum(unit_rows)
+                schema, rows = r.schema, 0
     except LossError:
         raise
     except (pa.ArrowException, OSError, ValueError) as e:
@@ -292,6 +297,14 @@ def open_arrow(path: str, key: str | None, name: str) -> ArrowColumn:
         raise _fail(name, path, f"has {names.count(column)} columns named {column!r}, which "
                                 f"cannot be told apart in Parquet; rename one")
     levels, dtype = _levels(pa, schema.field(index).type, column, path, name)
+    if kind == "stream":
+        options = pa.ipc.IpcReadOptions(included_fields=[index], use_threads=False)
+        try:
+            unit_rows = [b.num_rows for b in _stream(path, options)]
+        except (pa.ArrowException, OSError) as e:
+            raise _fail(name, path, f"is not an Arrow IPC stream that pyarrow can read "
+                                    f"({' '.join(str(e).split())[:200]})") from None
+        rows = sum(unit_rows)
     col = ArrowColumn(path, kind, column, index, levels, dtype, tuple(w or 0 for w in levels),
                       rows, unit_rows, name)
     if rows and None in levels:  # a variable list: its width is the first row's
