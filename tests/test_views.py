@@ -352,13 +352,21 @@ def test_histogram_scales():
 def test_exact_limit_switch_is_seamless_for_the_exact_parts():
     rng = np.random.default_rng(7)
     x = rng.gamma(2.0, size=20_000)
-    small = feed_summary(x, next(splits(x.size, sizes=(999,))), exact_limit=5_000, sketch_k=256)
     full = feed_summary(x, [(0, x.size)])
-    assert small["histogram"] == full["histogram"]
-    assert not small["summary"]["quantiles_exact"] and full["summary"]["quantiles_exact"]
-    for key in ("count", "min", "max"):
-        assert small["summary"][key] == full["summary"][key]
-    assert small["summary"]["mean"] == pytest.approx(full["summary"]["mean"], rel=1e-12)
+    chunks = [(0, 12_000)] + [(s, min(s + 999, x.size)) for s in range(12_000, x.size, 999)]  # one past the limit
+    for how in ("left", "right", "tree"):  # exact partials into a sketch and the other way
+        small = feed_summary(x, chunks, how, exact_limit=5_000, sketch_k=256)
+        assert small["histogram"] == full["histogram"]
+        assert not small["summary"]["quantiles_exact"] and full["summary"]["quantiles_exact"]
+        for key in ("count", "min", "max"):
+            assert small["summary"][key] == full["summary"][key]
+        assert small["summary"]["mean"] == pytest.approx(full["summary"]["mean"], rel=1e-12)
+        xs = np.sort(x)
+        for key, p in QUANTILES:
+            r = p * (x.size - 1)
+            lo = xs[max(0, math.floor(r - small["summary"]["rank_error"]))]
+            hi = xs[min(x.size - 1, math.floor(r + small["summary"]["rank_error"]))]
+            assert lo <= small["summary"][key] <= hi
 
 
 def rank_error(x, value, r):
