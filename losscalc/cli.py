@@ -9,7 +9,6 @@ exit 1, or the traceback with LOSSCALC_DEBUG=1.
 from __future__ import annotations
 
 import os
-import re
 import sys
 import warnings
 
@@ -17,7 +16,9 @@ import click
 
 from . import __version__
 from .errors import LossError, LossWarning
+from .reduction import DEFAULT, DEPRECATED
 from .registry import Loss, find, losses
+from .render import MAX_ELEMENTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -30,10 +31,10 @@ class UserError(click.ClickException):
 
 
 class Reduction(click.Choice):
-    """The loss's reductions; also takes the deprecated `elementwise_mean`, not offered."""
+    """The loss's reductions; also takes the deprecated ones (`elementwise_mean`), not offered."""
 
     def convert(self, value, param, ctx):
-        if value == "elementwise_mean":
+        if value in DEPRECATED:
             return value
         return super().convert(value, param, ctx)
 
@@ -49,7 +50,7 @@ GRAD_HELP = (
 def _common_options(loss: Loss) -> list[click.Parameter]:
     """The options every loss has (--reduction, --format, ...), declared once."""
     params = [
-        click.Option(["--reduction"], type=Reduction(list(loss.reductions)), default="mean", show_default=True,
+        click.Option(["--reduction"], type=Reduction(list(loss.reductions)), default=DEFAULT, show_default=True,
                      help="how the element losses are reduced"),
     ]
     if loss.legacy:
@@ -72,6 +73,12 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
                      help="breakdown rows shown before head and tail are kept"),
         click.Option(["--grad"], is_flag=True, default=False, help=GRAD_HELP),
         click.Option(["--seed"], type=click.IntRange(0), default=None, help="seed for generator tensors such as randn(3,5)"),
+        click.Option(["--max-elements"], type=click.IntRange(0), default=MAX_ELEMENTS, show_default=True,
+                     help="JSON carries the elements (and gradients) up to this many; beyond, null: use --output"),
+        click.Option(["--threads"], type=click.IntRange(1), default=None,
+                     help="threads the chunks run on (default: the machine's cores; 1: no pool)"),
+        click.Option(["--progress/--no-progress"], default=True,
+                     help="a progress bar on stderr for large inputs (only when stderr is a terminal)"),
     ]
     return params
 
@@ -130,16 +137,33 @@ def loss_help(loss: Loss) -> str:
     return "\n".join(lines)
 
 
-NEGATIVE = re.compile(r"-(\d|\.\d|inf|nan)", re.I)
-
-
 class LossCommand(click.Command):
-    """A loss subcommand. A negative number (`-1,-1`, `-inf`, `-0.5`) is a value, not an option:
-    it is given a leading space, which click does not read as an option and which the tensor
-    and number parsers ignore."""
+    """A loss subcommand. Words that start with `-` but are no option of the command, such as
+    negative numbers (`-1,-1`, `-inf`) and file names (`-1.npy`), are tensors: click is told
+    to leave unknown options to the arguments, and the callback refuses a leftover `--word`
+    as the unknown option it is."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ignore_unknown_options = True
 
     def parse_args(self, ctx, args):
-        return super().parse_args(ctx, [" " + a if NEGATIVE.match(a) else a for a in args])
+        from click.exceptions import NoSuchOption
+
+        options = {f: p for p in self.get_params(ctx) if isinstance(p, click.Option) for f in p.opts + p.secondary_opts}
+        takes_value = False
+        for word in args:
+            if takes_value:
+                takes_value = False
+                continue
+            if word == "--":
+                break
+            flag = word.split("=")[0]
+            if word.startswith("--") and flag not in options and not ctx.resilient_parsing:
+                raise NoSuchOption(flag, possibilities=list(options), ctx=ctx)
+            option = options.get(flag)
+            takes_value = option is not None and not option.is_flag and "=" not in word
+        return super().parse_args(ctx, args)
 
 
 def make_command(loss: Loss) -> click.Command:
@@ -157,44 +181,77 @@ def make_command(loss: Loss) -> click.Command:
 
 def run(loss: Loss, kwargs: dict) -> None:
     """Compute one loss from parsed CLI arguments and render it."""
-    from .render import render, save_elements
+    from .output import ElementsFile
+    from .render import render
 
     fmt, output = kwargs.pop("fmt"), kwargs.pop("output")
     precision, max_rows = kwargs.pop("precision"), kwargs.pop("max_rows")
-    result = compute_params(loss, kwargs)
-    if output:
-        save_elements(output, result.elements)
-    out = sys.stdout
-    render(result, fmt, out, precision=precision, max_rows=max_rows)
+    max_elements, show_progress = kwargs.pop("max_elements"), kwargs.pop("progress")
+    sinks = [ElementsFile(output)] if output else []
+    bar = _Progress() if show_progress and sys.stderr.isatty() else None
+    try:
+        result = compute_params(loss, kwargs, sinks=sinks, keep=max(max_elements, 1 << 20), progress=bar)
+        for sink in sinks:
+            sink.finish()
+    finally:
+        for sink in sinks:
+            sink.abort()
+        if bar:
+            bar.close()
+    render(result, fmt, sys.stdout, precision=precision, max_rows=max_rows, max_elements=max_elements)
 
 
-def compute_params(loss: Loss, kwargs: dict):
+class _Progress:
+    """A rich progress bar on stderr, shown once a run has many chunks."""
+
+    def __init__(self):
+        self.bar = self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            if total < 16:
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("chunks", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def compute_params(loss: Loss, kwargs: dict, **engine):
     """The Result for a loss command's parsed parameters (less the display ones); its
     warnings go to stderr. `losscalc explain` runs the worked example through here too."""
     from .engine import compute
 
     tensors = [kwargs.pop(t.name) for t in loss.tensors]
-    tensor_texts = tensors + [kwargs[o.name] for o in loss.options if o.type == "tensor"]
-    if sum(t == "-" for t in tensor_texts) > 1:
-        raise LossError("only one tensor can be read from standard input (-) per call.")
     if not loss.legacy:
         kwargs.pop("size_average", None), kwargs.pop("reduce", None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossWarning)
         try:
-            return compute(loss.name, *tensors, **kwargs)
+            return compute(loss.name, *tensors, **kwargs, **engine)
         finally:
             for w in caught:
                 if issubclass(w.category, LossWarning):
                     click.echo(f"warning: {w.message}", err=True)
 
 
+DISPLAY = ("fmt", "output", "precision", "max_rows", "max_elements", "progress")  # not compute's business
+
+
 def parse_example(loss: Loss) -> dict:
-    """The parameters of a loss's registry example, parsed as the command line would."""
+    """The compute parameters (tensors included) of a loss's registry example, parsed as the
+    command line would; the display options are left out."""
     import shlex
 
     ctx = make_command(loss).make_context(loss.name, shlex.split(loss.example))
-    return dict(ctx.params)
+    return {k: v for k, v in ctx.params.items() if k not in DISPLAY}
 
 
 class LossGroup(click.Group):

@@ -181,12 +181,8 @@ def _render_example(loss: Loss, stream) -> None:
     from .cli import compute_params, parse_example
     from .render import render
 
-    params = parse_example(loss)
-    for key in ("fmt", "output"):
-        params.pop(key)
-    precision, max_rows = params.pop("precision"), params.pop("max_rows")
-    result = compute_params(loss, params)
-    render(result, "table", stream, precision=precision, max_rows=max_rows)
+    result = compute_params(loss, parse_example(loss))
+    render(result, "table", stream)
 
 
 # The README's table of losses ---------------------------------------------------------------

@@ -1,9 +1,11 @@
 """The one reducer: none, mean, sum and batchmean for every loss, and the legacy flags.
 
-Kernels return unreduced values in a `KernelOut`; where the mean is not a plain mean they also
-say what to divide by (NLL: the sum of the weights of the items not ignored; CTC: the per-item
-target lengths; KL batchmean: the batch size). `apply_reduction` turns that into the value and into an
-`Arithmetic` record, the reduction written out, which the renderer prints under the table.
+Kernels return the unreduced values of one chunk in a `KernelOut`; where the mean is not a
+plain mean they also say what to divide by (NLL: the sum of the weights of the items not
+ignored; CTC: the per-item target lengths; KL batchmean: the batch size). `Partials.of` keeps
+what the reduction needs of a chunk, in float64; the engine adds the chunks' partials in chunk
+order, and `finish` turns them into the value and into an `Arithmetic` record, the reduction
+written out, which the renderer prints under the table. Reductions live here and only here.
 """
 
 from __future__ import annotations
@@ -15,19 +17,24 @@ import numpy as np
 
 from .errors import LossError, warn
 
+DEFAULT = "mean"  # PyTorch's default reduction
+DEPRECATED = {"elementwise_mean": "mean"}  # accepted with a warning, as PyTorch accepts them
+
 
 @dataclass
 class KernelOut:
-    """What a kernel returns.
+    """What a kernel returns for one chunk of the batch (or for the whole input).
 
     elements: the unreduced losses (`reduction=none`).
     terms: named intermediate values, each broadcastable to `elements` (the breakdown columns),
         or a function making one, for a term that costs time and is only wanted when shown.
     mean_divisor, denominator: `mean = Σ (elements / mean_divisor) / denominator`; by default
         no divisor and the elements' count (CTC divides each loss by its target length first).
+        The denominator is this chunk's share: the reducer adds the chunks' shares.
         `numerator_label` and `denominator_label` say so in words.
-    batch: what `batchmean` divides the sum by.
-    notes: extra lines for the written-out reduction (e.g. how many items were ignored).
+    batch: what `batchmean` divides the sum by (this chunk's share of it).
+    ignored: (how many items were ignored, the ignore index), for losses with --ignore-index.
+    notes: extra lines for the written-out reduction.
     mean_warning: emitted when the reduction is `mean` (e.g. KL divergence's mean).
     shown_inputs: the input tensors the breakdown shows beside the terms; by default every
         input whose shape fits the elements (a kernel whose inputs do not line up with its
@@ -46,10 +53,54 @@ class KernelOut:
     numerator_label: str = "Σ l"
     denominator_label: str = "N"
     batch: int | None = None
+    ignored: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
     mean_warning: str | None = None
     shown_inputs: tuple[str, ...] | None = None
     backward: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
+
+
+@dataclass
+class Partials:
+    """What the reducer needs of a chunk, in float64: the chunks' partials are added in chunk
+    order (`add`), so a result does not depend on how the work was split or on the threads."""
+
+    count: int = 0
+    total: float = 0.0  # Σ l
+    numerator: float = 0.0  # Σ l / mean_divisor
+    denominator: float | int = 0
+    batch: int = 0
+    ignored: int = 0
+    ignore_index: int | None = None
+    numerator_label: str = "Σ l"
+    denominator_label: str = "N"
+    notes: tuple[str, ...] = ()
+    mean_warning: str | None = None
+
+    @classmethod
+    def of(cls, out: KernelOut) -> "Partials":
+        e = out.elements
+        total = float(e.sum(dtype=np.float64))
+        if out.mean_divisor is None:
+            numerator = total
+        else:
+            numerator = float((e / out.mean_divisor).sum(dtype=np.float64))
+        k, index = out.ignored if out.ignored is not None else (0, None)
+        den = e.size if out.denominator is None else out.denominator
+        den = int(den) if isinstance(den, (int, np.integer)) else float(den)  # a count stays a whole number
+        return cls(e.size, total, numerator, den,
+                   1 if out.batch is None else int(out.batch), k, index, out.numerator_label,
+                   out.denominator_label, tuple(out.notes), out.mean_warning)
+
+    def add(self, other: "Partials") -> "Partials":
+        """The partials of this chunk followed by `other` (the labels of the first chunk)."""
+        notes = self.notes + tuple(n for n in other.notes if n not in self.notes)
+        return Partials(self.count + other.count, self.total + other.total, self.numerator + other.numerator,
+                        self.denominator + other.denominator, self.batch + other.batch,
+                        self.ignored + other.ignored, self.ignore_index if self.count else other.ignore_index,
+                        self.numerator_label if self.count else other.numerator_label,
+                        self.denominator_label if self.count else other.denominator_label,
+                        notes, self.mean_warning or other.mean_warning)
 
 
 @dataclass(frozen=True)
@@ -63,34 +114,52 @@ class Arithmetic:
     denominator_label: str = ""
     count: int = 0
     notes: tuple[str, ...] = ()
+    total: float = 0.0  # Σ l, whatever the reduction
+
+    def text(self, fmt: Callable, value: str) -> str:
+        """The written-out line (and its notes), numbers formatted by `fmt`."""
+        if self.reduction == "none":
+            text = f"none: the {self.count} element losses are the value (sum would be {fmt(self.total)})"
+        elif self.reduction == "sum":
+            text = f"sum = {self.numerator_label} over {self.count} elements = {value}"
+        else:
+            den = self.denominator
+            den_text = str(den) if isinstance(den, int) else fmt(den)
+            text = (f"{self.reduction} = {self.numerator_label} / {self.denominator_label} = "
+                    f"{fmt(self.numerator)} / {den_text} = {value}")
+        return "\n".join([text, *self.notes])
 
 
-def apply_reduction(out: KernelOut, reduction: str) -> tuple[np.ndarray, Arithmetic]:
-    """Reduce a kernel's output; returns the value (an array, 0-d unless `none`) and its arithmetic."""
-    e = out.elements
-    notes = tuple(out.notes)
+def finish(p: Partials, reduction: str, dtype) -> tuple[np.ndarray | None, Arithmetic]:
+    """The value (0-d in `dtype`; None for `none`, whose value is the elements) and the
+    arithmetic, from the partials of every chunk. Warns about what the whole input shows."""
+    dtype = np.dtype(dtype)
+    notes = p.notes
+    if p.ignored:
+        notes = (f"{p.ignored} of {p.count} item(s) ignored (target = ignore_index {p.ignore_index}): "
+                 "they count neither in the sum nor in the denominator", *notes)
+        if p.ignored == p.count:
+            warn(f"every target equals the ignore index {p.ignore_index}: no item counts, so the mean is "
+                 "0 / 0 = nan and the sum is 0, as in PyTorch. Check --ignore-index and the targets.")
     if reduction == "none":
-        return e, Arithmetic("none", count=e.size, notes=notes)
-    total = e.sum(dtype=e.dtype)
+        return None, Arithmetic("none", count=p.count, notes=notes, total=p.total)
     if reduction == "sum":
-        return np.asarray(total), Arithmetic("sum", total, "Σ l", None, "", e.size, notes)
-    if reduction == "batchmean":
-        batch = out.batch if out.batch is not None else 1
-        with np.errstate(divide="ignore", invalid="ignore"):  # an empty batch: 0/0 = nan, as PyTorch
-            value = total / e.dtype.type(batch)
-        return np.asarray(value, e.dtype), Arithmetic("batchmean", total, "Σ l", batch, "batch size", e.size, notes)
-    if reduction == "mean":
-        if out.mean_warning:
-            warn(out.mean_warning)
-        num = e if out.mean_divisor is None else e / out.mean_divisor
-        numerator = num.sum(dtype=e.dtype)
-        denominator = e.size if out.denominator is None else out.denominator
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = numerator / e.dtype.type(denominator)
-        return np.asarray(value, e.dtype), Arithmetic(
-            "mean", numerator, out.numerator_label, denominator, out.denominator_label, e.size, notes
-        )
-    raise LossError(f"--reduction: unknown reduction {reduction!r}; expected none, mean or sum.")
+        return np.asarray(p.total, dtype), Arithmetic("sum", p.total, "Σ l", None, "", p.count, notes, p.total)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if reduction == "batchmean":  # an empty batch: 0/0 = nan, as PyTorch
+            batch = p.batch
+            value = np.float64(p.total) / np.float64(batch)
+            return np.asarray(value, dtype), Arithmetic("batchmean", p.total, "Σ l", batch, "batch size",
+                                                        p.count, notes, p.total)
+        if p.mean_warning:
+            warn(p.mean_warning)
+        value = np.float64(p.numerator) / np.float64(p.denominator)
+        if p.denominator == 0 and p.count and p.ignored != p.count and p.denominator_label != "N":
+            what = ("the weights of the targets not ignored sum to 0" if "not ignored" in p.denominator_label
+                    else f"{p.denominator_label} is 0")
+            warn(f"{what}, so the mean is {p.numerator:g} / 0 = {value} (as in PyTorch).")
+    return np.asarray(value, dtype), Arithmetic("mean", p.numerator, p.numerator_label, p.denominator,
+                                                p.denominator_label, p.count, notes, p.total)
 
 
 def legacy_reduction(size_average: bool | None, reduce: bool | None) -> str:
@@ -121,9 +190,9 @@ def resolve_reduction(reduction: str, size_average: bool | None, reduce: bool | 
             f"--reduction. Use --reduction {chosen} instead."
         )
         return chosen
-    if reduction == "elementwise_mean":
-        warn("--reduction elementwise_mean is deprecated (as in PyTorch); use mean, which it means.")
-        reduction = "mean"
+    if reduction in DEPRECATED:
+        warn(f"--reduction {reduction} is deprecated (as in PyTorch); use {DEPRECATED[reduction]}, which it means.")
+        reduction = DEPRECATED[reduction]
     if reduction not in allowed:
         raise LossError(
             f"--reduction: {reduction!r} is not a valid reduction for this loss; "
@@ -132,15 +201,15 @@ def resolve_reduction(reduction: str, size_average: bool | None, reduce: bool | 
     return reduction
 
 
-def upstream(out: KernelOut, reduction: str) -> np.ndarray:
-    """∂value/∂elements for the reduction in force (`none` counts as the sum of the elements)."""
+def upstream(out: KernelOut, reduction: str, p: Partials) -> np.ndarray:
+    """∂value/∂elements of one chunk, for the reduction in force over the whole input
+    (`p`: every chunk's partials); `none` counts as the sum of the elements."""
     e = out.elements
     one = np.ones(e.shape, e.dtype)
     with np.errstate(divide="ignore", invalid="ignore"):
         if reduction == "mean":
-            denominator = e.dtype.type(e.size if out.denominator is None else out.denominator)
             scale = one if out.mean_divisor is None else one / out.mean_divisor
-            return (scale / denominator).astype(e.dtype, copy=False)
+            return (scale / e.dtype.type(p.denominator)).astype(e.dtype, copy=False)
         if reduction == "batchmean":
-            return one / e.dtype.type(out.batch if out.batch is not None else 1)
+            return one / e.dtype.type(p.batch)
     return one

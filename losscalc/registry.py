@@ -57,6 +57,7 @@ class Loss:
     legacy: bool = True  # accepts --size-average / --reduce, as the torch class does
     example: str = ""  # CLI arguments after the loss name, runnable as they are
     pitfalls: tuple[str, ...] = ()  # what users trip on, for `losscalc explain`
+    layout: str = "elementwise"  # how the tensors line up along the batch axis: engine/layout.py
 
     @property
     def matches(self) -> str:

@@ -15,6 +15,7 @@ from .engine import Result
 from .errors import LossError
 
 FORMATS = ("table", "json", "value", "csv")
+MAX_ELEMENTS = 1_000_000  # --max-elements: JSON carries the elements up to this many
 
 
 def number(x, precision: int | None = None) -> str:
@@ -49,34 +50,59 @@ def _json_value(a: np.ndarray):
     return out.tolist()
 
 
-def _breakdown(result: Result):
-    """Column names and a function giving the cells of one element (by flat index)."""
-    shape = result.elements.shape
+def _columns(result: Result, out, arrays) -> list[tuple[str, np.ndarray]]:
+    """The breakdown columns of one chunk, each broadcast to the chunk's elements: the inputs
+    that line up with them, the kernel's terms, and the loss."""
+    shape = out.elements.shape
     columns: list[tuple[str, np.ndarray]] = []
-    for name, t in result.inputs.items():
-        a = t.array
-        if name.startswith("--") or name in result.terms or a.ndim > len(shape):
+    for name in result.inputs:
+        a = arrays[name]
+        if name.startswith("--") or name in out.terms or a.ndim > len(shape):
             continue  # a term of the same name is the input as the kernel aligned it
-        if result.shown_inputs is not None and name not in result.shown_inputs:
+        if out.shown_inputs is not None and name not in out.shown_inputs:
             continue
         try:
             columns.append((name, np.broadcast_to(a, shape)))
         except ValueError:
             continue
-    for name, a in result.terms.items():
+    for name, t in out.terms.items():
         try:
-            columns.append((name, np.broadcast_to(np.asarray(a), shape)))
+            columns.append((name, np.broadcast_to(np.asarray(t() if callable(t) else t), shape)))
         except ValueError:
             continue
-    columns.append(("loss", result.elements))
-    for name, g in _aligned_grads(result).items():
-        columns.append((f"∂/∂{name}", g))
-    return ["index"] + [c[0] for c in columns], columns
+    columns.append(("loss", out.elements))
+    return columns
+
+
+def breakdown(result: Result, flat: list[int]) -> tuple[list[str], list[list]]:
+    """Column names and the rows (index text, then raw cells; "" where a chunk has no such
+    column) of the elements at the flat indices `flat` (sorted), from their chunks only."""
+    names: list[str] = []
+    found: dict[int, dict] = {}
+    for start, out, arrays in result.rows_of(flat):
+        columns = _columns(result, out, arrays)
+        for name, _ in columns:
+            if name not in names:
+                names.append(name)
+        shape = out.elements.shape
+        for f in flat:
+            if start <= f < start + out.elements.size:
+                at = np.unravel_index(f - start, shape) if shape else ()
+                found[f] = {name: c[at] for name, c in columns}
+    grads = _aligned_grads(result)
+    names += [f"∂/∂{k}" for k in grads]
+    rows = []
+    for f in flat:
+        cells = found.get(f, {})
+        for k, g in grads.items():
+            cells[f"∂/∂{k}"] = g.reshape(-1)[f]
+        rows.append([_index_text(f, result.elements_shape)] + [cells.get(n, "") for n in names])
+    return ["index", *names], rows
 
 
 def _aligned_grads(result: Result) -> dict[str, np.ndarray]:
     """The gradients of the elements' own shape: a breakdown column each."""
-    return {k: g for k, g in (result.grads or {}).items() if g.shape == result.elements.shape}
+    return {k: g for k, g in (result.grads or {}).items() if g.shape == tuple(result.elements_shape)}
 
 
 def grads_text(result: Result, precision: int | None, limit: int) -> str:
@@ -97,7 +123,7 @@ def grads_text(result: Result, precision: int | None, limit: int) -> str:
 
 def _rows(result: Result, max_rows: int | None):
     """Flat element indices to show: all, or head and tail; and how many are left out."""
-    n = result.elements.size
+    n = result.count
     if max_rows is None or n <= max_rows:
         return list(range(n)), 0
     head = (max_rows + 1) // 2
@@ -114,66 +140,67 @@ def _index_text(flat: int, shape) -> str:
 
 def arithmetic_text(result: Result, precision: int | None) -> str:
     """The reduction written out with the numbers in force."""
-    a = result.arithmetic
-    fmt = lambda x: number(x, precision)  # noqa: E731
-    value = fmt(result.value) if result.value.ndim == 0 else ""
-    if a.reduction == "none":
-        text = f"none: the {a.count} element losses are the value (sum would be {fmt(result.elements.sum())})"
-    elif a.reduction == "sum":
-        text = f"sum = {a.numerator_label} over {a.count} elements = {value}"
-    elif a.reduction == "batchmean":
-        text = f"batchmean = Σ l / batch size = {fmt(a.numerator)} / {a.denominator} = {value}"
-    else:
-        den = a.denominator
-        whole = a.denominator_label == "N" and np.isfinite(den) and float(den) == int(den)
-        den_text = str(int(den)) if whole else fmt(den)
-        text = f"mean = {a.numerator_label} / {a.denominator_label} = {fmt(a.numerator)} / {den_text} = {value}"
-    return "\n".join([text, *a.notes])
+    value = number(result.value, precision) if result.value is not None and result.value.ndim == 0 else ""
+    return result.arithmetic.text(lambda x: number(x, precision), value)
 
 
 def header_text(result: Result) -> str:
+    """The loss, the reduction, the dtype and the options in force (an unset tensor option is
+    not in force)."""
     opts = []
     for k, v in result.options.items():
-        if isinstance(v, np.ndarray):
+        if v is None:
+            continue
+        if isinstance(v, np.ndarray) or hasattr(v, "shape") and not np.isscalar(v):
             v = f"tensor{list(v.shape)}"
         opts.append(f"{k}={v}")
     parts = [result.loss.name, f"reduction={result.reduction}", result.dtype, *opts]
     return "  ".join(parts)
 
 
-def render(result: Result, fmt: str, stream, *, precision: int | None = None, max_rows: int = 20, width=None):
+def render(result: Result, fmt: str, stream, *, precision: int | None = None, max_rows: int = 20, width=None,
+           max_elements: int = MAX_ELEMENTS):
     if fmt == "json":
         import json
 
-        stream.write(json.dumps(to_json(result)) + "\n")
+        stream.write(json.dumps(to_json(result, max_elements)) + "\n")
     elif fmt == "value":
-        stream.write(value_text(result.value))
+        _render_value(result, stream)
     elif fmt == "csv":
         _render_csv(result, stream, precision)
     else:
         _render_table(result, stream, precision, max_rows, width)
 
 
-def to_json(result: Result) -> dict:
+def to_json(result: Result, max_elements: int = MAX_ELEMENTS) -> dict:
+    """The JSON object of SPEC §5: the elements (and gradients) only when there are at most
+    `max_elements` of them; beyond, null, and `elements_count` says how many there are."""
     options = {}
     for k, v in result.options.items():
         options[k] = _json_value(v) if isinstance(v, np.ndarray) else v
-    return {
+    few = result.count <= max_elements and result.elements is not None
+    shape = list(result.value.shape) if result.value is not None else list(result.elements_shape)
+    doc = {
         "loss": result.loss.name,
         "reduction": result.reduction,
         "options": options,
         "dtype": result.dtype,
-        "value": _json_value(result.value),
-        "shape": list(result.value.shape),
-        "elements": _json_value(result.elements),
-        "elements_shape": list(result.elements.shape),
+        "value": _json_value(result.value) if result.value is not None and (few or result.value.ndim == 0)
+        else None,
+        "shape": shape if result.reduction == "none" else [],
+        "elements": _json_value(result.elements) if few else None,
+        "elements_shape": list(result.elements_shape),
         "inputs": {
             name: {"shape": list(t.array.shape), "dtype": str(t.array.dtype), "source": t.source}
             for name, t in result.inputs.items()
         },
         "signature": result.signature,
-        **({"grad": {k: _json_value(g) for k, g in result.grads.items()}} if result.grads is not None else {}),
     }
+    if not few:
+        doc["elements_count"] = result.count
+    if result.grads is not None:
+        doc["grad"] = {k: _json_value(g) if g.size <= max_elements else None for k, g in result.grads.items()}
+    return doc
 
 
 def value_text(value: np.ndarray) -> str:
@@ -187,15 +214,32 @@ def value_text(value: np.ndarray) -> str:
     return "".join(" ".join(number(x) for x in row) + "\n" for row in rows)
 
 
+def _render_value(result: Result, stream) -> None:
+    if result.value is not None:
+        stream.write(value_text(result.value))
+        return
+    for _, out, _ in result.chunks():  # none, with more elements than kept: chunk by chunk
+        e = out.elements
+        stream.write(value_text(e if e.ndim < 2 else e.reshape(-1, e.shape[-1])))
+
+
 def _render_csv(result: Result, stream, precision):
     import csv
 
-    names, columns = _breakdown(result)
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(names)
-    flat = [np.asarray(c).reshape(-1) for _, c in columns]
-    for i in range(result.elements.size):
-        writer.writerow([_index_text(i, result.elements.shape)] + [number(c[i], precision) for c in flat])
+    names = None
+    grads = _aligned_grads(result)
+    for start, out, arrays in result.chunks():
+        columns = _columns(result, out, arrays)
+        if names is None:
+            names = ["index"] + [c[0] for c in columns] + [f"∂/∂{k}" for k in grads]
+            writer.writerow(names)
+        flat = [np.asarray(c).reshape(-1) for _, c in columns] + [g.reshape(-1)[start:start + out.elements.size]
+                                                                 for g in grads.values()]
+        for i in range(out.elements.size):
+            writer.writerow([_index_text(start + i, result.elements_shape)] + [number(c[i], precision) for c in flat])
+    if names is None:
+        writer.writerow(["index", "loss"])
 
 
 TABLE_PRECISION = 10  # significant digits in tables unless --precision says otherwise
@@ -212,25 +256,24 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     precision = precision or TABLE_PRECISION
     console = _Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
     console.print(header_text(result), soft_wrap=True)
-    shape = str(tuple(result.value.shape))
-    if result.value.ndim == 0:
+    shape = str(tuple(result.elements_shape) if result.reduction == "none" else ())
+    if result.reduction != "none":
         console.print(f"value: {number(result.value)}   shape: {shape}")
     else:
-        console.print(f"value: the {result.value.size} element losses below   shape: {shape}")
-    names, columns = _breakdown(result)
-    rows, left_out = _rows(result, max_rows)
+        console.print(f"value: the {result.count} element losses below   shape: {shape}")
+    flat, left_out = _rows(result, max_rows)
+    names, rows = breakdown(result, flat)
     table = Table(*names, show_edge=True)
     for column in table.columns:
         column.overflow = "fold"  # never cut a number short
     for column in table.columns[1:]:
         column.justify = "right"
-    flat = [np.asarray(c).reshape(-1) for _, c in columns]
     head = (max_rows + 1) // 2 if left_out else len(rows)
-    for k, i in enumerate(rows):
+    for k, row in enumerate(rows):
         if left_out and k == head:
             table.add_row(f"… {left_out} rows left out", *["…"] * (len(names) - 1))
-        table.add_row(_index_text(i, result.elements.shape), *[number(c[i], precision) for c in flat])
-    if result.elements.size:
+        table.add_row(row[0], *[number(c, precision) if not (isinstance(c, str) and c == "") else "" for c in row[1:]])
+    if result.count:
         console.print(table)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
     if result.grads == {}:
@@ -239,54 +282,3 @@ def _render_table(result: Result, stream, precision, max_rows, width):
         text = grads_text(result, precision, limit=max_rows * 8)
         if text:
             console.print(text, soft_wrap=True)
-
-
-def _file_mode(path: str) -> int:
-    """The mode the saved file should have: the replaced file's, else what open() would give."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def save_elements(path: str, elements: np.ndarray) -> None:
-    """Write the unreduced losses to .npy, .csv or .json through a temporary file and a rename."""
-    import io
-    import json
-    import tempfile
-
-    if os.path.isdir(path):
-        raise LossError(f"--output: {path!r} is a directory; give a file name.")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix not in (".npy", ".csv", ".json"):
-        raise LossError(f"--output: {path!r} must end in .npy, .csv or .json.")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise LossError(f"--output: the directory of {path!r} does not exist.")
-    if suffix == ".npy":
-        buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(elements), allow_pickle=False)
-        data = buffer.getvalue()
-    elif suffix == ".json":
-        data = (json.dumps(_json_value(elements)) + "\n").encode()
-    else:
-        rows = elements.reshape(-1, elements.shape[-1]) if elements.ndim > 1 and elements.size else elements.reshape(-1, 1)
-        data = "".join(",".join(number(x) for x in row) + "\n" for row in rows).encode()
-    fd, tmp = None, None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".losscalc-", suffix=suffix, dir=directory)
-        os.fchmod(fd, _file_mode(path))
-        with os.fdopen(fd, "wb") as f:
-            fd = None
-            f.write(data)
-        os.replace(tmp, path)
-        tmp = None
-    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
-        raise LossError(f"--output: could not write {path!r}: {getattr(e, 'strerror', None) or e}.") from None
-    finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)

@@ -103,8 +103,12 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
             csv.Error) as exc:
         raise LossError(f"{name}: could not read {quote(text)}: "
                         f"{_one_line(exc).rstrip('.')}.") from exc
-    array = np.asarray(array)
-    if array.size > MAX_ELEMENTS:
+    from .readers.base import LazyArray
+
+    lazy = isinstance(array, (np.memmap, LazyArray))  # in its file, read chunk by chunk: no limit
+    if not lazy:
+        array = np.asarray(array)
+    if array.size > MAX_ELEMENTS and not lazy:
         raise LossError(f"{name}: {source} has {array.size} elements, more than the limit of "
                         f"{MAX_ELEMENTS} (2**28).")
     return TensorSource(array, source)
@@ -355,8 +359,12 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     if key is not None and suffix not in KEYED_SUFFIXES:
         raise fail(f"a ':key' only applies to {', '.join(KEYED_SUFFIXES)} files")
     if suffix == ".npy":
-        with open(path, "rb") as f:
-            _check_npy_header(f, fail)
+        with open(path, "rb") as f:  # a file has no element limit: a large one is read chunk by chunk
+            shape, dtype = _check_npy_header(f, fail, limit=False)
+            need, have = math.prod(shape) * dtype.itemsize, os.path.getsize(path) - f.tell()
+        if need > have:
+            raise fail(f"is truncated: its header announces shape {tuple(shape)} of {dtype} "
+                       f"({need} bytes of data), but the file holds {have}")
         mmap = "r" if os.path.getsize(path) > MMAP_THRESHOLD else None
         return _checked_load(lambda: np.load(path, allow_pickle=False, mmap_mode=mmap), fail), path
     if suffix == ".npz":
@@ -381,9 +389,9 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
     return _table_array(*_read_table(text, delimiter, fail), key, fail), shown
 
 
-def _check_npy_header(f, fail) -> tuple[tuple, np.dtype]:
-    """Read a .npy header from `f`; refuse a bad file, a non-numeric dtype or a huge shape.
-    Returns the shape and the dtype."""
+def _check_npy_header(f, fail, limit: bool = True) -> tuple[tuple, np.dtype]:
+    """Read a .npy header from `f`; refuse a bad file, a non-numeric dtype or (with `limit`:
+    what will be read into memory) a huge shape. Returns the shape and the dtype."""
     try:
         version = np.lib.format.read_magic(f)
         read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
@@ -394,7 +402,7 @@ def _check_npy_header(f, fail) -> tuple[tuple, np.dtype]:
     if dtype.kind not in "biuf":
         raise fail(f"holds an array of dtype {dtype}; expected a numeric array "
                    "(bool, integer or float)")
-    too_large = shape_too_large(shape)
+    too_large = shape_too_large(shape) if limit else None
     if too_large:
         raise fail(f"holds an array whose {too_large}")
     return shape, dtype
@@ -491,7 +499,25 @@ def as_float(t: np.ndarray, name: str, dtype) -> np.ndarray:
     return a.astype(dtype, copy=False)
 
 
-def as_index(t: np.ndarray, name: str) -> np.ndarray:
+def cast(a, name: str, kind: str, dtype, offset: int = 0) -> np.ndarray:
+    """A tensor (or one chunk of it, starting at row `offset` of the whole) as the kernel takes
+    it: `float` in the computation's dtype; `index` as int64 whole numbers; `any` (the kernel
+    decides, e.g. cross-entropy targets) floats in the computation's dtype, integers as they are."""
+    a = np.asarray(a)
+    if kind == "float":
+        return as_float(a, name, dtype)
+    if kind == "index":
+        return as_index(a, name, offset)
+    if a.dtype.kind == "f":
+        return a.astype(dtype, copy=False)
+    if a.dtype.kind == "b":
+        return a.astype(np.int64)
+    if a.dtype.kind not in "iu":
+        return as_float(a, name, dtype)
+    return a
+
+
+def as_index(t: np.ndarray, name: str, offset: int = 0) -> np.ndarray:
     """Class indices as int64. Floats must be whole (2.0 is fine; 2.5, nan, inf are not).
 
     Only the type is checked here; the range (0 <= index < C) is the kernel's business.
@@ -504,9 +530,10 @@ def as_index(t: np.ndarray, name: str) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(a) | (a != np.trunc(a)) | (a >= 2.0**63) | (a < -(2.0**63))
     if bad.any():
-        index = np.unravel_index(int(np.argmax(bad)), a.shape)
-        where = "[" + ", ".join(str(int(i)) for i in index) + "]" if index else " (a scalar)"
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), a.shape))
         value = a[index].item()
+        index = (index[0] + offset, *index[1:]) if index else index
+        where = "[" + ", ".join(str(int(i)) for i in index) + "]" if index else " (a scalar)"
         raise LossError(f"{name}: class indices must be whole numbers (2.0 is accepted), but "
                         f"{name}{where} is {value!r}.")
     return a.astype(np.int64)

@@ -393,11 +393,16 @@ def test_absurd_tensors_exit_2_at_once_from_the_cli():
 
 
 def test_huge_npy_headers_are_refused_before_reading(tmp_path):
-    for shape in [(10**12,), (2**20, 2**10), (0, 2**62)]:
+    """Files have no element limit (SPEC §9), but a header announcing more data than the file
+    holds is refused before anything is read or allocated."""
+    for shape in [(10**12,), (2**20, 2**10)]:
         path = tmp_path / "huge.npy"
         path.write_bytes(npy_header(shape))
         with allocates_at_most(10_000_000):
-            assert_user_error(run("mse", path, "1"), "limit of 268435456")
+            assert_user_error(run("mse", path, "1"), "is truncated", str(shape))
+    path.write_bytes(npy_header((0, 2**62)))  # NumPy refuses a shape whose span overflows
+    with allocates_at_most(10_000_000):
+        assert_user_error(run("mse", path, "1"), "could not read")
 
 
 def test_gigantic_inline_text_is_refused_before_parsing():
@@ -789,8 +794,10 @@ def test_a_nan_in_any_tensor_is_counted_or_refused(loss):
             continue
         r = run(loss, *example[:i], mutated, *example[i + 1:], "--format", "json")
         assert r.exit_code in (0, 2), r.output
+        # counted when it reaches the loss (issue 9: a NaN nll does not gather is not its business)
         if r.exit_code == 0:
-            assert re.search(r"holds 1 NaN and 0 infinite", r.stderr), (mutated, r.stderr)
+            if "nan" in json.dumps(json.loads(r.stdout)["elements"]):
+                assert re.search(r"holds 1 NaN and 0 infinite", r.stderr), (mutated, r.stderr)
         else:
             assert r.stderr.strip()
 

@@ -1,22 +1,34 @@
-"""`compute`: one loss, its tensors and options in, a `Result` out. The CLI is a layer over it."""
+"""`compute`: one loss, its tensors and options in, a `Result` out. The CLI is a layer over it.
+
+The run is planned (`plan`: the inputs opened lazily and cut into chunks along the batch axis),
+its chunks run on threads (`local`), and only what the output needs is kept: the reducer's
+partials, the elements when they are few, and what the sinks (an --output file, the views)
+take chunk by chunk. A breakdown of a few rows runs the kernel again on their chunks only.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+import warnings
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import __version__
-from .errors import LossError, warn
-from .reduction import Arithmetic, apply_reduction, resolve_reduction, upstream
-from .registry import Loss, find
+from .. import __version__
+from ..errors import LossError, LossWarning, warn
+from ..reduction import DEFAULT, Arithmetic, Partials, finish, resolve_reduction, upstream
+from ..registry import Loss, find
+from .local import run_chunks
+from .plan import Plan, is_lazy
 
 if TYPE_CHECKING:
-    from .tensors import TensorSource
+    from ..tensors import TensorSource
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
+KEEP_ELEMENTS = 1 << 28  # a Result holds its elements up to this many (the CLI asks for fewer)
+HASHED_WHOLE = 256 << 20  # bytes of input hashed whole for the signature; beyond, a fixed sample
 
 
 @dataclass
@@ -25,18 +37,59 @@ class Result:
     reduction: str
     options: dict  # the options in force, by name (tensor options as arrays)
     dtype: str
-    value: np.ndarray  # 0-d, or the elements when reduction is none
-    elements: np.ndarray
-    term_makers: dict  # the kernel's terms: arrays, or functions making them (see `terms`)
+    value: np.ndarray | None  # 0-d, or the elements when reduction is none (None: too many to keep)
+    elements: np.ndarray | None  # the unreduced losses, when there are at most `keep` of them
+    elements_shape: tuple
     arithmetic: Arithmetic
+    partials: Partials
+    plan: Plan
     inputs: dict[str, TensorSource] = field(default_factory=dict)  # by name, as the kernel got them
-    shown_inputs: tuple[str, ...] | None = None  # breakdown columns; None: every input that fits
     grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
+    first: tuple | None = None  # the one chunk's (out, arrays) when the plan is whole
 
-    @cached_property
+    @property
+    def count(self) -> int:
+        return self.partials.count
+
+    @property
     def terms(self) -> dict[str, np.ndarray]:
-        """The kernel's named intermediate values, each made when first asked for."""
-        return {k: v() if callable(v) else v for k, v in self.term_makers.items()}
+        """The kernel's named intermediate values over every element (made on demand)."""
+        if "_terms" not in self.__dict__:
+            outs = [(self.first[0], self.first[1])] if self.first else \
+                [(out, arrays) for _, out, _, arrays in run_chunks(self.plan, 1)]
+            parts: dict[str, list] = {}
+            for out, _ in outs:
+                for k, v in out.terms.items():
+                    v = v() if callable(v) else v
+                    parts.setdefault(k, []).append(np.broadcast_to(np.asarray(v), out.elements.shape))
+            self.__dict__["_terms"] = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in parts.items()}
+        return self.__dict__["_terms"]
+
+    @property
+    def shown_inputs(self):
+        return self.first[0].shown_inputs if self.first else None
+
+    def chunks(self):
+        """(flat start, out, arrays) of every chunk, in order: the kernel run again, for output
+        that needs every row (csv) when the elements were too many to keep."""
+        if self.first:
+            yield 0, *self.first
+            return
+        for chunk, out, _, arrays in run_chunks(self.plan):
+            yield self.plan.element_start(chunk, out), out, arrays
+
+    def rows_of(self, flat: list[int]):
+        """(flat start, out, arrays) of the chunks holding the elements `flat` (sorted)."""
+        if self.first:
+            return [(0, *self.first)]
+        plan, per_item = self.plan, math.prod(self.elements_shape[1:])
+        rows = plan.chunks[0].stop - plan.chunks[0].start
+        wanted = sorted({(i // per_item) // rows for i in flat}) if per_item else []
+        found = []
+        for k in wanted:
+            out, _, arrays = plan.run(plan.chunks[k])
+            found.append((plan.element_start(plan.chunks[k], out), out, arrays))
+        return found
 
     @property
     def signature(self) -> str:
@@ -44,9 +97,10 @@ class Result:
 
         digest = hashlib.sha256()
         for name, t in self.inputs.items():
-            a = np.ascontiguousarray(t.array)
-            digest.update(f"{name}:{a.dtype.str}:{a.shape}".encode())
-            digest.update(a.tobytes())
+            a = t.array
+            digest.update(f"{name}:{np.dtype(a.dtype).str}:{tuple(a.shape)}".encode())
+            for block in _hashed_blocks(a):
+                digest.update(block)
         opts = "".join(f"|{k}={_plain(v)}" for k, v in self.changed_options().items())
         return (
             f"losscalc {__version__}|{self.loss.name}|reduction={self.reduction}{opts}|"
@@ -57,6 +111,26 @@ class Result:
         """The options whose value differs from the default."""
         defaults = {o.name: o.default for o in self.loss.options}
         return {k: v for k, v in self.options.items() if not _same(v, defaults.get(k))}
+
+
+def _hashed_blocks(a):
+    """The bytes of a tensor for the signature: all of it up to HASHED_WHOLE bytes, read chunk by
+    chunk; beyond, 64 blocks of 1 MiB at fixed places (README: what the signature covers)."""
+    nbytes = math.prod(a.shape) * np.dtype(a.dtype).itemsize
+    if not a.shape:
+        yield np.ascontiguousarray(np.asarray(a)).tobytes()
+        return
+    n = a.shape[0]
+    row = max(1, nbytes // max(n, 1))
+    step = max(1, (8 << 20) // row)
+    if nbytes <= HASHED_WHOLE:
+        for i in range(0, n, step):
+            yield np.ascontiguousarray(a[i:i + step]).tobytes()
+        return
+    take = max(1, (1 << 20) // row)
+    for k in range(64):
+        i = (n - take) * k // 63
+        yield np.ascontiguousarray(a[i:i + take]).tobytes()
 
 
 def _same(a, b) -> bool:
@@ -85,7 +159,9 @@ class _LazyRng:
 
 
 def _to_input(value, name: str, kind: str, dtype, rng) -> TensorSource:
-    from .tensors import TensorSource, as_float, as_index, load_tensor
+    """A tensor argument opened: in memory and cast to `dtype` (`kind`: float, index or any),
+    or, for a file read lazily, left in its file and cast chunk by chunk (`Plan.arrays`)."""
+    from ..tensors import TensorSource, cast, load_tensor
 
     if isinstance(value, TensorSource):
         source, array = value.source, value.array
@@ -94,41 +170,63 @@ def _to_input(value, name: str, kind: str, dtype, rng) -> TensorSource:
         source, array = loaded.source, loaded.array
     else:
         source, array = "array", np.asarray(value)
-    if kind == "float":
-        array = as_float(array, name, dtype)
-    elif kind == "index":
-        array = as_index(array, name)
-    elif array.dtype.kind == "f":  # "any": the kernel decides; floats in the compute dtype
-        array = array.astype(dtype, copy=False)
-    elif array.dtype.kind == "b":
-        array = array.astype(np.int64)
-    elif array.dtype.kind not in "iu":
-        array = as_float(array, name, dtype)
+    if not is_lazy(array):
+        array = cast(array, name, kind, dtype)
     return TensorSource(array, source)
 
 
-def _count_nonfinite(inputs: dict[str, TensorSource]) -> None:
-    for name, t in inputs.items():
-        a = t.array
-        if a.dtype.kind == "f" and a.size and not np.isfinite(a.sum()):  # a finite sum: all finite
-            bad = a.size - int(np.isfinite(a).sum())
-            if bad:
-                n_nan = int(np.isnan(a).sum())
-                warn(
-                    f"{name} holds {n_nan} NaN and {bad - n_nan} infinite value(s); "
-                    "they propagate into the loss as in PyTorch."
-                )
+class _Warnings:
+    """The warnings of a run's chunks, each said once: a warning repeated by later chunks
+    (the same words, other numbers) is counted, not repeated."""
+
+    def __init__(self):
+        self.seen: dict[str, list] = {}
+
+    def add(self, records) -> None:
+        for w in records:
+            if not issubclass(w.category, LossWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                continue
+            key = re.sub(r"\d+", "#", str(w.message))
+            entry = self.seen.setdefault(key, [str(w.message), 0])
+            entry[1] += 1
+
+    def emit(self) -> None:
+        for message, times in self.seen.values():
+            warn(message if times == 1 else f"{message} (the first of {times} chunks that warn so; "
+                                            "its counts and positions are that chunk's)")
+
+
+def _nonfinite(counts: dict, arrays: dict, names) -> None:
+    for name in names:
+        a = arrays[name]
+        if a.dtype.kind == "f" and a.size:
+            nan = int(np.isnan(a).sum())
+            inf = int(np.isinf(a).sum())
+            old = counts.get(name, (0, 0))
+            counts[name] = (old[0] + nan, old[1] + inf)
+
+
+def _warn_nonfinite(counts: dict) -> None:
+    for name, (nan, inf) in counts.items():
+        if nan or inf:
+            warn(f"{name} holds {nan} NaN and {inf} infinite value(s); "
+                 "they propagate into the loss as in PyTorch.")
 
 
 def compute(
     name: str,
     *tensors,
-    reduction: str = "mean",
+    reduction: str = DEFAULT,
     dtype: str = "float64",
     size_average: bool | None = None,
     reduce: bool | None = None,
     seed: int | None = None,
     grad: bool = False,
+    threads: int | None = None,
+    keep: int = KEEP_ELEMENTS,
+    sinks=(),
+    progress=None,
     **options,
 ) -> Result:
     """Compute a loss as PyTorch would.
@@ -138,14 +236,19 @@ def compute(
     loss's options by their Python names (`ignore_index=1`); tensor options take the same
     forms. With `grad=True` the result also holds the analytic gradient of the value (of the
     sum of the elements when `reduction="none"`) with respect to each floating-point positional
-    tensor PyTorch differentiates. Raises LossError for anything the user can fix; warnings are
-    LossWarnings.
+    tensor PyTorch differentiates. Files are read chunk by chunk, on `threads` threads (default:
+    the machine's cores); the result keeps its elements when there are at most `keep` of them,
+    and each of `sinks` (an --output file, a view) gets them chunk by chunk:
+    `sink.add(flat_start, elements_of_the_chunk)`. Raises LossError for anything the user can
+    fix; warnings are LossWarnings.
     """
     loss = find(name)
     if seed is not None and (not isinstance(seed, int) or seed < 0):
         raise LossError(f"--seed: {seed!r} is not a whole number of 0 or more.")
     if dtype not in DTYPES:
         raise LossError(f"--dtype: {dtype!r} is not supported; expected float64 or float32.")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise LossError(f"--threads: {threads!r} is not a whole number of 1 or more.")
     np_dtype = DTYPES[dtype]
     if len(tensors) != len(loss.tensors):
         names = " ".join(t.name for t in loss.tensors)
@@ -159,43 +262,98 @@ def compute(
         )
     reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
     rng = _LazyRng(seed)
+    if sum(isinstance(v, str) and v == "-" for v in [*tensors, *options.values()]) > 1:
+        raise LossError("only one tensor can be read from standard input (-) per call.")
     inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
+    kinds = {t.name: t.kind for t in loss.tensors}
     resolved = {}
     for opt in loss.options:
         value = options.get(opt.name, opt.default)
         if opt.type == "tensor" and value is not None:
             tensor = _to_input(value, opt.flag, "float", np_dtype, rng)
-            inputs[opt.flag] = tensor
+            inputs[opt.flag], kinds[opt.flag] = tensor, "float"
             value = tensor.array
         elif opt.choices and value not in opt.choices:
             raise LossError(f"{opt.flag}: {value!r} is not one of {', '.join(opt.choices)}.")
         resolved[opt.name] = value
-    _count_nonfinite(inputs)
-    arrays = [inputs[t.name].array for t in loss.tensors]
-    with np.errstate(all="ignore"):
-        out = loss.kernel(*arrays, **resolved)
-        value, arithmetic = apply_reduction(out, reduction)
-        grads = _gradients(loss, out, reduction, inputs) if grad else None
+    plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
+    cut = set(plan.split.axes) | set(plan.split.cutters) if plan.split else set(inputs)
+    counts: dict = {}
+    _nonfinite(counts, {k: t.array for k, t in inputs.items() if k not in cut}, set(inputs) - cut)
+    said = _Warnings()
+    partials, elements, shape, first = Partials(), None, None, None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for chunk, out, part, arrays in run_chunks(plan, threads, progress):
+            if shape is None:
+                shape = plan.elements_shape(out)
+                if math.prod(shape) <= keep and not plan.whole:
+                    elements = np.empty(shape, out.elements.dtype)
+                for sink in sinks:
+                    sink.begin(shape, out.elements.dtype)
+            start = plan.element_start(chunk, out)
+            if plan.whole:
+                elements, first = out.elements, (out, arrays)
+            elif elements is not None:
+                elements.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
+            if not np.isfinite(part.total):
+                _nonfinite(counts, arrays, cut)
+            partials = partials.add(part)
+            for sink in sinks:
+                sink.add(start, out.elements)
+            said.add(caught)
+            caught.clear()
+    if elements is not None and math.prod(shape) > keep:
+        elements = None
+    _warn_nonfinite(counts)
+    said.emit()
+    value, arithmetic = finish(partials, reduction, np_dtype)
+    if reduction == "none":
+        value = elements
+    grads = _gradients(loss, plan, first, reduction, partials, inputs, threads) if grad else None
     return Result(
         loss=loss,
         reduction=reduction,
         options=resolved,
         dtype=dtype,
         value=value,
-        elements=out.elements,
-        term_makers=out.terms,
+        elements=elements,
+        elements_shape=shape,
         arithmetic=arithmetic,
+        partials=partials,
+        plan=plan,
         inputs=inputs,
-        shown_inputs=out.shown_inputs,
         grads=grads,
+        first=first,
     )
 
 
-def _gradients(loss: Loss, out, reduction: str, inputs: dict[str, TensorSource]) -> dict[str, np.ndarray]:
-    if out.backward is None:
-        raise LossError(f"--grad is not available for {loss.name}.")
-    grads = out.backward(upstream(out, reduction))
-    return {name: sum_to_shape(g, inputs[name].array.shape) for name, g in grads.items()}
+def _gradients(loss: Loss, plan: Plan, first, reduction: str, partials: Partials,
+               inputs: dict[str, TensorSource], threads) -> dict[str, np.ndarray]:
+    """∂value/∂tensor: each chunk's backward with the upstream gradient of the whole reduction;
+    a cut tensor's gradient is put together along its axis, a whole one's summed over chunks."""
+    from ..tensors import shape_too_large
+
+    if first is None and any(shape_too_large(t.array.shape) for t in inputs.values()):
+        raise LossError("--grad keeps the gradients in memory; these inputs are larger than 2**28 elements.")
+    runs = [(plan.chunks[0], first[0])] if first else [(c, o) for c, o, _, _ in run_chunks(plan, threads)]
+    parts: dict[str, list] = {}
+    with np.errstate(all="ignore"):
+        for chunk, out in runs:
+            if out.backward is None:
+                raise LossError(f"--grad is not available for {loss.name}.")
+            for name, g in out.backward(upstream(out, reduction, partials)).items():
+                parts.setdefault(name, []).append(g)
+    grads = {}
+    for name, gs in parts.items():
+        shape = tuple(inputs[name].array.shape)
+        axis = plan.split.axes.get(name) if plan.split else None
+        if axis is None:
+            grads[name] = sum_to_shape(gs[0], shape) if len(gs) == 1 else sum(sum_to_shape(g, shape) for g in gs)
+        else:
+            chunk_shape = lambda g, c: (*shape[:axis], c.stop - c.start, *shape[axis + 1:])  # noqa: E731
+            grads[name] = np.concatenate([sum_to_shape(g, chunk_shape(g, c)) for g, (c, _) in zip(gs, runs)], axis)
+    return grads
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:

@@ -355,6 +355,7 @@ LOSSES = [
     Loss(
         "js_div", js_div, _PQ,
         reference="scipy.spatial.distance.jensenshannon (squared)",
+        layout="rows",
         aliases=("jensen_shannon", "jensenshannon", "js_divergence", "jsd"),
         legacy=False,
         example="\"0.7,0.2,0.1;0.1,0.2,0.7\" \"0.6,0.3,0.1;0.3,0.3,0.4\"",
@@ -371,6 +372,7 @@ LOSSES = [
             Option("u_weights", "tensor", None, "a weight per u sample (or a histogram's masses); normalised per row"),
             Option("v_weights", "tensor", None, "a weight per v sample (or a histogram's masses); normalised per row"),
         ),
+        layout="rows",
         reference="scipy.stats.wasserstein_distance",
         aliases=("wasserstein_distance", "earth_mover", "earth_movers_distance", "emd", "wasserstein1"),
         legacy=False,
@@ -381,7 +383,7 @@ LOSSES = [
         ),
     ),
     Loss(
-        "entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),),
+        "entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),), layout="rows",
         reference="scipy.stats.entropy",
         aliases=("shannon_entropy",),
         legacy=False,
@@ -421,6 +423,7 @@ LOSSES = [
         "dice", dice,
         (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
         (Option("smooth", float, 1.0, "added to the numerator and the denominator (0 or more)"),),
+        layout="rows",
         reference="the soft Dice loss of V-Net (Milletari et al., 2016)",
         aliases=("dice_loss", "soft_dice", "DiceLoss"),
         legacy=False,

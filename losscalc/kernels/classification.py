@@ -257,31 +257,24 @@ def class_weight(weight, c: int):
     return weight if weight is None else check_size(weight, c, "--weight", "one weight per class") or weight
 
 
-def _ignored(y: np.ndarray, ignore_index: int, n_items: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The mask of ignored items, the targets with those set to class 0, and the reduction note."""
+def _ignored(y: np.ndarray, ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mask of ignored items and the targets with those set to class 0. How many were
+    ignored is the reducer's to say (over the whole input, not one chunk): `KernelOut.ignored`."""
     ignored = y == ignore_index
-    k = int(ignored.sum())
-    if n_items and k == n_items:
-        warn(f"every target equals the ignore index {ignore_index}: no item counts, so the mean is 0 / 0 = nan "
-             "and the sum is 0, as in PyTorch. Check --ignore-index and the targets.")
-    notes = [f"{k} of {n_items} item(s) ignored (target = ignore_index {ignore_index}): "
-             "they count neither in the sum nor in the denominator"] if k else []
-    return ignored, np.where(ignored, 0, y), notes
+    return ignored, np.where(ignored, 0, y)
 
 
-def _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape, backward) -> KernelOut:
+def _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape, backward) -> KernelOut:
     """The weighted mean PyTorch's nll_loss takes: Σ w_y l / Σ w_y over the items not ignored."""
     if weight is None:
         den, num_label, den_label = int(ignored.size - ignored.sum()), "Σ l", "N (items not ignored)"
     else:
         den, num_label, den_label = wy.sum(dtype=elements.dtype), "Σ w·l", "Σ w (items not ignored)"
-    mean_warning = None
-    if weight is not None and den == 0 and not ignored.all():
-        mean_warning = "the weights of the targets not ignored sum to 0, so the mean is 0 / 0 = nan (as in PyTorch)."
-    if ignored.any():
+    k = int(ignored.sum())
+    if k:
         terms["ignored"] = lambda: np.where(ignored, "ignored", "").reshape(out_shape)
     return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
-                     denominator_label=den_label, notes=notes, mean_warning=mean_warning, backward=backward)
+                     denominator_label=den_label, ignored=(k, ignore_index), backward=backward)
 
 
 def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smoothing=0.0):
@@ -320,7 +313,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
         raise LossError("target (1,): PyTorch cannot use label smoothing with a (1,)-shaped target for a "
                         "1-D input; give the target as a scalar.")
     check_class_indices(target, c, "target", ignore_index)
-    ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
+    ignored, ysafe = _ignored(y, ignore_index)
     m, logs, dot, _ = _lse_blocks(x, vec=(weight if weight is not None else np.ones(c, x.dtype)) if eps else None)
     x_y = _pick(x, ysafe)
     nll_y = logs - (x_y - m)
@@ -338,7 +331,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     elements = np.where(ignored, zero, elements)
     backward = _unless_1d_with_1_target(input, target, _index_backward(x, m, logs, ysafe, ignored, wy, weight, eps,
                                                                        input.shape))
-    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape, backward)
+    return _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape, backward)
 
 
 def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> KernelOut:
@@ -388,7 +381,7 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     weight = class_weight(weight, c)
     y = _index_target(input, target, n, d)
     check_class_indices(target, c, "target", ignore_index)
-    ignored, ysafe, notes = _ignored(y, ignore_index, n * d)
+    ignored, ysafe = _ignored(y, ignore_index)
     _warn_unless_log_probs(x, out_shape)
     zero = np.zeros((), x.dtype)
     x_y = _pick(x, ysafe)
@@ -397,7 +390,7 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     terms = {"input[y]": np.where(ignored, np.nan, x_y).reshape(out_shape)}
     if weight is not None:
         terms["weight"] = wy.reshape(out_shape)
-    return _weighted_out(elements, ignored, weight, wy, terms, notes, out_shape,
+    return _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape,
                          _unless_1d_with_1_target(input, target, _nll_backward(x, ysafe, ignored, wy, input.shape)))
 
 
@@ -431,6 +424,7 @@ LOSSES = [
          Tensor("target", "any", "class indices, or class probabilities of the input's shape")),
         (CLASS_WEIGHT, _IGNORE,
          Option("label_smoothing", float, 0.0, "ε in [0, 1]: mix ε/C of every class into the target")),
+        layout="rows",
         aliases=("CrossEntropyLoss", "ce", "xent", "softmax_cross_entropy", "categorical_crossentropy"),
         torch="CrossEntropyLoss",
         example="--weight 0.6,0.2,0.2 'ones(2,3)*0.5' 0,1",
@@ -442,6 +436,7 @@ LOSSES = [
         "nll", nll,
         (Tensor("input", help="log-probabilities (log_softmax output)"), Tensor("target", "index", "class indices")),
         (CLASS_WEIGHT, _IGNORE),
+        layout="rows",
         aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"), torch="NLLLoss",
         example="--weight 0.6,0.2,0.2 '[[0.6,0.2,0.2],[0.4,1.2,0.4]]' 0,1",
         pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),

@@ -344,6 +344,7 @@ LOSSES = [
             Option("full", bool, False, "add the constant 0.5·log(2π)"),
             Option("eps", float, 1e-6, "variances below this are raised to it"),
         ),
+        layout="gaussian_nll",
         aliases=("GaussianNLLLoss", "gaussian_nll_loss", "gaussian"),
         torch="GaussianNLLLoss",
         legacy=False,

@@ -342,6 +342,7 @@ LOSSES = [
             Option("zero_infinity", bool, False, "give 0 instead of inf when no alignment exists"),
         ),
         aliases=("CTCLoss", "ctc_loss"),
+        layout="ctc",
         torch="CTCLoss",
         legacy=False,
         example="'[[-0.5108,-1.204,-2.3026],[-2.3026,-0.2231,-2.3026],[-0.3567,-2.3026,-1.6094],"

@@ -1,0 +1,107 @@
+"""How a loss's tensors line up along the batch axis, so that the engine can cut them into chunks.
+
+A layout looks at the tensors' shapes (and, for CTC, at the small length tensors) and returns a
+`Split`: how many items lie along the batch axis, how much work one item is, and which tensors
+are cut along which axis; the others (class weights, broadcast tensors) go whole to every
+chunk. None means the input is run as one chunk: it has no batch axis (an unbatched (C) input),
+or its tensors do not line up, in which case the kernel, seeing them whole, says what is wrong.
+A loss names its layout in its registry entry; adding a loss adds no code here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Split:
+    n: int  # items along the batch axis
+    row: int  # elements of work per item, to size the chunks
+    axes: dict[str, int]  # tensors cut along this axis; the others are passed whole
+    cutters: dict[str, Callable[[int, int], tuple[int, int]]] = field(default_factory=dict)
+    # a tensor cut by another rule: items [a, b) -> its own rows [start, stop) along axis 0
+
+
+def elementwise(shapes: dict[str, tuple], tensors) -> Split | None:
+    """Losses of broadcast tensors, element by element: cut along axis 0 of the broadcast
+    shape; a tensor is cut when it spans that axis (the first tensor must), else passed whole."""
+    try:
+        full = np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        return None
+    lead = next(iter(shapes.values()))
+    if not full or len(lead) != len(full) or lead[0] != full[0]:
+        return None
+    n = full[0]
+    axes = {k: 0 for k, s in shapes.items() if len(s) == len(full) and s[0] == n}
+    return Split(n, math.prod(full[1:]), axes)
+
+
+def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",)) -> Callable:
+    """Losses of items along axis 0 (rows of scores, embedding vectors, samples): cut when the
+    first tensor has at least `min_ndim` dimensions; every tensor but those in `whole` must
+    have the same first dimension."""
+
+    def layout(shapes: dict[str, tuple], tensors) -> Split | None:
+        lead = next(iter(shapes.values()))
+        if len(lead) < min_ndim:
+            return None
+        n = lead[0]
+        axes = {}
+        for name, shape in shapes.items():
+            if name in whole:
+                continue
+            if not shape or shape[0] != n:
+                return None
+            axes[name] = 0
+        return Split(n, max(1, math.prod(lead[1:])), axes)
+
+    return layout
+
+
+def gaussian_nll(shapes: dict[str, tuple], tensors) -> Split | None:
+    """input and target element by element; var of the input's shape (or with a dimension of
+    1), or with one dimension fewer: cut too when it spans the batch axis."""
+    split = elementwise({k: v for k, v in shapes.items() if k != "var"}, tensors)
+    var, ndim = shapes["var"], len(shapes["input"])
+    if split is None:
+        return None
+    if len(var) in (ndim, ndim - 1) and len(var) >= 1 and var[0] == split.n and ndim >= 2 or var == shapes["input"]:
+        return Split(split.n, split.row, {**split.axes, "var": 0})
+    return split if len(var) == ndim and var[0] == 1 else None
+
+
+def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
+    """log_probs (T, N, C) cut along N (axis 1), the lengths and padded targets along axis 0;
+    concatenated targets by the running sum of the target lengths."""
+    lp = shapes["log_probs"]
+    if len(lp) != 3:
+        return None
+    n = lp[1]
+    if shapes["input_lengths"] != (n,) or shapes["target_lengths"] != (n,):
+        return None
+    axes = {"log_probs": 1, "input_lengths": 0, "target_lengths": 0}
+    targets = shapes["targets"]
+    if len(targets) == 2 and targets[0] == n:
+        return Split(n, lp[0] * lp[2], {**axes, "targets": 0})
+    if len(targets) != 1:
+        return None
+    lengths = np.asarray(tensors["target_lengths"])
+    if lengths.dtype.kind not in "iuf" or (lengths < 0).any() or not np.isfinite(lengths).all():
+        return None
+    ends = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
+    if ends[-1] != targets[0]:
+        return None
+    return Split(n, lp[0] * lp[2], axes, {"targets": lambda a, b: (int(ends[a]), int(ends[b]))})
+
+
+def whole(shapes, tensors) -> None:
+    """Losses over the whole input at once (e.g. the 1-D Wasserstein distance): one chunk."""
+    return None
+
+
+LAYOUTS = {"elementwise": elementwise, "rows": rows(), "gaussian_nll": gaussian_nll, "ctc": ctc, "whole": whole}
