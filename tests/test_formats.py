@@ -37,7 +37,8 @@ def same_as_npy(got, expected: np.ndarray, tmp_path) -> None:
         rows = np.concatenate([got[0:cut], got[cut:len(ref)]])
         assert np.array_equal(rows, ref, equal_nan=ref.dtype.kind == "f")
         back = pickle.loads(pickle.dumps(got))
-        assert np.array_equal(np.asarray(back[1:len(ref)]), ref[1:], equal_nan=ref.dtype.kind == "f")
+        assert np.array_equal(np.asarray(back[1:len(ref)]), ref[1:],
+                              equal_nan=ref.dtype.kind == "f")
 
 
 def raises(path, key, name="target", *fragments):
@@ -140,20 +141,20 @@ def entry(dtype="F32", shape=(4, 5), begin=0, end=80):
 def test_safetensors_header_errors_name_the_file_and_the_field(tmp_path):
     p = tmp_path / "bad.safetensors"
     raises(write_st(p, {"logits": entry(end=96)}, bytes(96)), "logits", "target",
-           "tensor 'logits': data_offsets [0, 96] hold 96 bytes, but shape (4, 5) of F32 "
+           'tensor "logits": data_offsets [0, 96] hold 96 bytes, but shape (4, 5) of F32 '
            "needs 80")
     raises(write_st(p, {"logits": entry()}, bytes(40)), None, "--weight",
-           "tensor 'logits': data_offsets [0, 80] go outside the data area, which holds 40 "
+           'tensor "logits": data_offsets [0, 80] go outside the data area, which holds 40 '
            "bytes after the header")
     raises(write_st(p, {"a": entry(shape=(10,), end=40), "b": entry(shape=(10,), begin=20,
                                                                   end=60)}, bytes(60)),
-           "a", "input", "tensors 'a' and 'b' overlap: data_offsets [0, 40] and [20, 60]")
+           "a", "input", 'tensors "a" and "b" overlap: data_offsets [0, 40] and [20, 60]')
     raises(write_st(p, {"x": entry(dtype="F8_E4M3", shape=(2,), end=2)}, bytes(2)), "x",
-           "input", "tensor 'x': dtype \"F8_E4M3\" is not one losscalc reads (expected one of "
+           "input", 'tensor "x": dtype "F8_E4M3" is not one losscalc reads (expected one of '
            "F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL)")
     raises(write_st(p, {"x": entry(dtype=3)}, bytes(80)), "x", "input", "dtype 3 is not one")
     raises(write_st(p, {"x": entry(shape=(-4, -5))}, bytes(80)), "x", "input",
-           "tensor 'x': shape [-4, -5] is not a list of whole numbers >= 0")
+           'tensor "x": shape [-4, -5] is not a list of whole numbers >= 0')
     raises(write_st(p, {"x": entry(shape=(4.0, 5))}, bytes(80)), "x", "input",
            "shape [4.0, 5] is not a list")
     raises(write_st(p, {"x": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}},
@@ -161,12 +162,12 @@ def test_safetensors_header_errors_name_the_file_and_the_field(tmp_path):
     raises(write_st(p, {"x": {"dtype": "F32", "shape": [1], "data_offsets": [0]}}, bytes(8)),
            "x", "input", "data_offsets [0] is not a pair of whole numbers")
     raises(write_st(p, {"x": {"dtype": "F32", "shape": [1]}}, bytes(4)), "x", "input",
-           "tensor 'x': the field 'data_offsets' is missing")
-    raises(write_st(p, {"x": [1, 2]}), "x", "input", "tensor 'x': expected an object")
+           'tensor "x": the field "data_offsets" is missing')
+    raises(write_st(p, {"x": [1, 2]}), "x", "input", 'tensor "x": expected an object')
     raises(write_st(p, [1, 2]), None, "input", "the header is a JSON list, expected an object")
-    raises(write_st(p, {"__metadata__": 3}), None, "input", "\"__metadata__\" is not an object")
+    raises(write_st(p, {"__metadata__": 3}), None, "input", '"__metadata__" is not an object')
     raises(write_st(p, None, raw=b'{"x": 1, "x": 2}'), "x", "input",
-           "the header has the key 'x' twice")
+           'the header has the key "x" twice')
     raises(write_st(p, None, raw=b'{"x": {"dtype": "F32"'), "x", "input",
            "the header is not valid JSON")
     raises(write_st(p, None, raw=b'{"\xff": 1}'), None, "input",
@@ -182,8 +183,8 @@ def test_safetensors_key_errors(tmp_path):
     p = write_st(tmp_path / "two.safetensors", {"a": entry(shape=(1,), end=4),
                                                 "b": entry(shape=(1,), begin=4, end=8)},
                  bytes(8))
-    raises(p, None, "input", "holds 2 tensors; name one as 'FILE:NAME'; it holds 'a', 'b'")
-    raises(p, "c", "input", "has no tensor 'c'; it holds 'a', 'b'")
+    raises(p, None, "input", "holds 2 tensors; name one as 'FILE:NAME'; it holds \"a\", \"b\"")
+    raises(p, "c", "input", 'has no tensor "c"; it holds "a", "b"')
     raises(write_st(tmp_path / "none.safetensors", {"__metadata__": {}}), None, "input",
            "holds no tensors")
     raises(tmp_path / "absent.safetensors", None, "input", "does not exist")
@@ -424,17 +425,17 @@ def test_arrow_errors_name_the_column_and_row(tmp_path, fmt):
     })
     path = tmp_path / f"eval.{fmt}"
     write_arrow(pa, table, str(path), fmt, rows_per_unit=5)
-    raises(path, "with_null", "target", "column 'with_null': row 9 holds a null; expected numbers")
-    raises(path, "null_inside", "target", "column 'null_inside': row 7 holds a null inside its "
+    raises(path, "with_null", "target", 'column "with_null": row 9 holds a null; expected numbers')
+    raises(path, "null_inside", "target", 'column "null_inside": row 7 holds a null inside its '
                                           "list")
-    raises(path, "null_list", "target", "column 'null_list': row 10 holds a null")
-    raises(path, "ragged", "target", "column 'ragged': row 8 holds a list of length 2, but row "
+    raises(path, "null_list", "target", 'column "null_list": row 10 holds a null')
+    raises(path, "ragged", "target", 'column "ragged": row 8 holds a list of length 2, but row '
                                      "0's has 1")
-    raises(path, "text", "--weight", "column 'text' has type string, which is not numbers")
-    raises(path, "when", "--weight", "column 'when' has type timestamp[", "which is not numbers")
-    raises(path, "y_pred", "target", "has no column 'y_pred'; its columns are 'y', 'with_null'")
+    raises(path, "text", "--weight", 'column "text" has type string, which is not numbers')
+    raises(path, "when", "--weight", 'column "when" has type timestamp[', "which is not numbers")
+    raises(path, "y_pred", "target", 'has no column "y_pred"; its columns are "y", "with_null"')
     raises(path, "7", "target", "has no column number 7 (it has 7 columns, numbered from 0)")
-    raises(path, None, "target", "has 7 columns ('y', 'with_null'", "name one as 'FILE:COLUMN'")
+    raises(path, None, "target", 'has 7 columns ("y", "with_null"', "name one as 'FILE:COLUMN'")
 
 
 def test_arrow_a_failed_read_leaves_the_column_readable(tmp_path):
@@ -456,10 +457,10 @@ def test_arrow_other_errors(tmp_path):
     import pyarrow.parquet as pq
     dup = pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0])], names=["y", "y"])
     pq.write_table(dup, tmp_path / "dup.parquet")
-    raises(tmp_path / "dup.parquet", "1", "input", "has 2 columns named 'y', which cannot be "
+    raises(tmp_path / "dup.parquet", "1", "input", 'has 2 columns named "y", which cannot be '
                                                    "told apart in Parquet; rename one")
     fe.write_feather(dup, tmp_path / "dup.feather")
-    raises(tmp_path / "dup.feather", "y", "input", "has 2 columns named 'y'; give the 0-based "
+    raises(tmp_path / "dup.feather", "y", "input", 'has 2 columns named "y"; give the 0-based '
                                                    "number")
     assert np.array_equal(open_tensor(str(tmp_path / "dup.feather"), "1", "input"), [2.0])
     (tmp_path / "v1.feather").write_bytes(b"FEA1" + bytes(60))
@@ -506,13 +507,13 @@ def test_hdf5_errors(tmp_path):
         f.create_dataset("names", data=np.array([b"a", b"b"]))
         f.create_dataset("pairs", data=np.zeros(2, [("a", "f4"), ("b", "i4")]))
         f.create_dataset("nothing", data=h5py.Empty("f4"))
-    raises(path, "/names", "target", "dataset '/names' has dtype |S1, which is not numbers")
-    raises(path, "pairs", "target", "dataset '/pairs' has dtype [('a', '<f4'), ('b', '<i4')]")
-    raises(path, "/nothing", "target", "dataset '/nothing' is empty (it has no shape)")
-    raises(path, "/eval", "target", "'/eval' is a group, not a dataset; its datasets are "
-                                    "'/eval/logits'")
-    raises(path, "/eval/probs", "target", "has no dataset '/eval/probs'; its datasets are "
-                                          "'/eval/logits', '/names'")
+    raises(path, "/names", "target", 'dataset "/names" has dtype |S1, which is not numbers')
+    raises(path, "pairs", "target", "dataset \"/pairs\" has dtype [('a', '<f4'), ('b', '<i4')]")
+    raises(path, "/nothing", "target", 'dataset "/nothing" is empty (it has no shape)')
+    raises(path, "/eval", "target", '"/eval" is a group, not a dataset; its datasets are '
+                                    '"/eval/logits"')
+    raises(path, "/eval/probs", "target", 'has no dataset "/eval/probs"; its datasets are '
+                                          '"/eval/logits", "/names"')
     raises(path, None, "target", "holds 4 datasets; name one as 'FILE:/group/dataset'")
     with h5py.File(tmp_path / "one.h5", "w") as f:
         f.create_dataset("g/only", data=np.arange(4.0))
@@ -558,18 +559,19 @@ def test_zarr_errors(tmp_path):
     g.create_array("labels", shape=(3,), dtype="i8")
     g.create_array("text", shape=(3,), dtype=str)
     g.create_array("scalar", shape=(), dtype="f8")[()] = 2.5
-    raises(root, "text", "target", "array 'text' has dtype", "which is not numbers")
-    raises(root, "eval", "target", "'eval' is a group, not an array; its arrays are 'eval/logits'")
-    raises(root, "eval/probs", "target", "has no array 'eval/probs'")
+    raises(root, "text", "target", 'array "text" has dtype', "which is not numbers")
+    raises(root, "eval", "target", '"eval" is a group, not an array; its arrays are "eval/logits"')
+    raises(root, "eval/probs", "target", 'has no array "eval/probs"')
     raises(root, None, "target", "holds 4 arrays; name one as 'STORE:group/array'; its arrays "
-                                 "are 'eval/logits', 'labels', 'scalar', 'text'")
+                                 'are "eval/logits", "labels", "scalar", "text"')
     assert np.asarray(open_tensor(str(root), "scalar", "input")) == 2.5
     single = tmp_path / "one.zarr"
     zarr.create_array(str(single), shape=(3,), dtype="f4")
-    raises(single, "x", "input", "holds one array at its root, not 'x'; leave the ':x' out")
+    raises(single, "x", "input", "holds one array at its root, not \"x\"; leave the ':x' out")
     raises(tmp_path / "absent.zarr", None, "input", "does not exist")
     (tmp_path / "file.zarr").write_bytes(b"x")
-    raises(tmp_path / "file.zarr", None, "input", "is not a directory (a Zarr store is a directory)")
+    raises(tmp_path / "file.zarr", None, "input",
+           "is not a directory (a Zarr store is a directory)")
     (tmp_path / "empty.zarr").mkdir()
     raises(tmp_path / "empty.zarr", None, "input", "is not a Zarr store that zarr can open")
     assert names_in(str(tmp_path / "empty.zarr")) == []

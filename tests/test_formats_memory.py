@@ -10,8 +10,8 @@ safetensors file costs only the chunk being converted; a Parquet column costs on
 
 The files are written in blocks, never held in memory, under the test's tmp_path and deleted
 after; the safetensors files are sparse (real blocks every few hundred MB, holes of zeros
-between) so that writing 3.2 GB does not take a slow disk half a minute. LOSSCALC_SKIP_BIG_FILES=1 skips these tests; they skip too without /proc or 8 GB of
-free disk.
+between) so that writing 3.2 GB does not take a slow disk half a minute.
+LOSSCALC_SKIP_BIG_FILES=1 skips these tests; they skip too without /proc or 8 GB of free disk.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ row group: 190 MiB of anonymous memory against 40 MiB streamed).
 
 from __future__ import annotations
 
+import json
 import bisect
 import os
 import threading
@@ -18,6 +19,12 @@ import numpy as np
 
 from ..errors import LossError
 from .base import LazyArray
+
+
+def _q(text: str) -> str:
+    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
+    return json.dumps(text, ensure_ascii=False)
+
 
 IPC_SUFFIXES = (".feather", ".arrow", ".ipc")
 _BATCH_BYTES = 1 << 20  # a Parquet batch holds about this many bytes of the column
@@ -40,7 +47,7 @@ def _fail(name, path, what) -> LossError:
 
 def _columns_listing(names) -> str:
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return ", ".join(repr(n) for n in names[:10]) + more
+    return ", ".join(_q(n) for n in names[:10]) + more
 
 
 def _choose(names: list[str], key: str | None, path, name) -> int:
@@ -52,7 +59,7 @@ def _choose(names: list[str], key: str | None, path, name) -> int:
         return 0
     if key in names:
         if names.count(key) > 1:
-            raise _fail(name, path, f"has {names.count(key)} columns named {key!r}; "
+            raise _fail(name, path, f"has {names.count(key)} columns named {_q(key)}; "
                                     f"give the 0-based number of the one meant")
         return names.index(key)
     if key.isdigit() and key.isascii():
@@ -60,7 +67,7 @@ def _choose(names: list[str], key: str | None, path, name) -> int:
             return int(key)
         raise _fail(name, path, f"has no column number {key} (it has {len(names)} columns, "
                                 f"numbered from 0)")
-    raise _fail(name, path, f"has no column {key!r}; its columns are {_columns_listing(names)}")
+    raise _fail(name, path, f"has no column {_q(key)}; its columns are {_columns_listing(names)}")
 
 
 def _levels(pa, typ, column, path, name):
@@ -74,7 +81,7 @@ def _levels(pa, typ, column, path, name):
         return levels, np.dtype(bool)
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         return levels, np.dtype(t.to_pandas_dtype())
-    raise _fail(name, path, f"column {column!r} has type {typ}, which is not numbers (expected "
+    raise _fail(name, path, f"column {_q(column)} has type {typ}, which is not numbers (expected "
                             f"integers, floating-point numbers or booleans, or lists of them)")
 
 
@@ -201,11 +208,11 @@ class ArrowColumn(LazyArray):
         try:
             return next(self._it)
         except StopIteration:
-            raise _fail(self.name, self.path, f"column {self.column!r}: the file ended at row "
+            raise _fail(self.name, self.path, f"column {_q(self.column)}: the file ended at row "
                                               f"{self._pos}, before the {self.shape[0]} rows its "
                                               f"metadata gives") from None
         except (pa.ArrowException, OSError) as e:
-            raise _fail(self.name, self.path, f"column {self.column!r}: rows from {self._pos} "
+            raise _fail(self.name, self.path, f"column {_q(self.column)}: rows from {self._pos} "
                                               f"could not be read "
                                               f"({' '.join(str(e).split())[:200]})") from None
 
@@ -217,7 +224,7 @@ class ArrowColumn(LazyArray):
             if arr.null_count:
                 i = int(np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))[0])
                 where = "" if depth == 0 else " inside its list"
-                raise _fail(self.name, self.path, f"column {self.column!r}: row "
+                raise _fail(self.name, self.path, f"column {_q(self.column)}: row "
                                                   f"{row0 + i // span} holds a null{where}; "
                                                   f"expected numbers only")
             if depth == len(self.levels):
@@ -229,7 +236,7 @@ class ArrowColumn(LazyArray):
                 if bad.size:
                     i = int(bad[0])
                     raise _fail(self.name, self.path,
-                                f"column {self.column!r}: row {row0 + i // span} holds a list "
+                                f"column {_q(self.column)}: row {row0 + i // span} holds a list "
                                 f"of length {lengths[i]}, but row 0's has {want}; a list "
                                 f"column must have lists of one length to be a tensor")
             arr = arr.flatten()
@@ -294,7 +301,7 @@ def open_arrow(path: str, key: str | None, name: str) -> ArrowColumn:
     index = _choose(names, key, path, name)
     column = names[index]
     if kind == "parquet" and names.count(column) > 1:  # pyarrow reads Parquet columns by name
-        raise _fail(name, path, f"has {names.count(column)} columns named {column!r}, which "
+        raise _fail(name, path, f"has {names.count(column)} columns named {_q(column)}, which "
                                 f"cannot be told apart in Parquet; rename one")
     levels, dtype = _levels(pa, schema.field(index).type, column, path, name)
     if kind == "stream":
@@ -310,7 +317,7 @@ def open_arrow(path: str, key: str | None, name: str) -> ArrowColumn:
     if rows and None in levels:  # a variable list: its width is the first row's
         first = next(col._arrays(0)).slice(0, 1)
         if first.null_count:
-            raise _fail(name, path, f"column {column!r}: row 0 holds a null; expected numbers")
+            raise _fail(name, path, f"column {_q(column)}: row 0 holds a null; expected numbers")
         col.shape = (rows, *_first_row_widths(first, levels))
         col._reset()
     return col

@@ -4,6 +4,7 @@ path and the dataset's name."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -11,6 +12,11 @@ import numpy as np
 
 from ..errors import LossError
 from .base import LazyArray
+
+
+def _q(text: str) -> str:
+    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def require_h5py(path: str, name: str):
@@ -46,7 +52,7 @@ def _listing(names) -> str:
     if not names:
         return "it holds no datasets"
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return "its datasets are " + ", ".join(repr(n) for n in names[:10]) + more
+    return "its datasets are " + ", ".join(_q(n) for n in names[:10]) + more
 
 
 def numeric_dtype(dtype: np.dtype) -> bool:
@@ -89,7 +95,7 @@ class HDF5Dataset(LazyArray):
                 self._ds.read_direct(out, np.s_[start:stop])
             except OSError as e:  # a corrupt chunk, a missing filter plugin
                 msg = " ".join(str(e).split())[:200]
-                raise _fail(self.name, self.path, f"dataset {self.dataset!r}: rows {start} to "
+                raise _fail(self.name, self.path, f"dataset {_q(self.dataset)}: rows {start} to "
                                                   f"{stop} could not be read ({msg})") from None
         return out
 
@@ -107,15 +113,15 @@ def open_hdf5(path: str, key: str | None, name: str):
         key = "/" + key.lstrip("/")
         obj = f.get(key)
         if obj is None:
-            raise _fail(name, path, f"has no dataset {key!r}; {_listing(_datasets(f))}")
+            raise _fail(name, path, f"has no dataset {_q(key)}; {_listing(_datasets(f))}")
         if not isinstance(obj, h5py.Dataset):
-            raise _fail(name, path, f"{key!r} is a group, not a dataset; "
-                                    f"{_listing([d for d in _datasets(f) if d.startswith(key.rstrip('/') + '/')])}")
+            inside = [d for d in _datasets(f) if d.startswith(key.rstrip("/") + "/")]
+            raise _fail(name, path, f"{_q(key)} is a group, not a dataset; {_listing(inside)}")
         if obj.shape is None:
-            raise _fail(name, path, f"dataset {key!r} is empty (it has no shape)")
+            raise _fail(name, path, f"dataset {_q(key)} is empty (it has no shape)")
         dtype = obj.dtype
         if not numeric_dtype(dtype):
-            raise _fail(name, path, f"dataset {key!r} has dtype {dtype}, which is not numbers "
+            raise _fail(name, path, f"dataset {_q(key)} has dtype {dtype}, which is not numbers "
                                     f"(expected integers, floating-point numbers or booleans)")
         native = dtype.newbyteorder("=")
         if obj.shape == ():

@@ -8,10 +8,17 @@ Only the first bytes and, for a zip, its central directory are read.
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 
 from ..errors import LossError
+
+
+def _q(text: str) -> str:
+    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
+    return json.dumps(text, ensure_ascii=False)
+
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle")
 
@@ -40,7 +47,7 @@ def pickle_kind(path: str) -> str | None:
             return None
         for member in names:
             if member.lower().endswith((".pkl", ".pickle")):
-                return f"it is a zip holding the pickle {member!r}, as torch.save writes"
+                return f"it is a zip holding the pickle {_q(member)}, as torch.save writes"
     return None
 
 

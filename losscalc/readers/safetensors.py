@@ -22,6 +22,12 @@ from ..errors import LossError
 from .base import LazyArray
 from .pickles import pickle_kind, refuse_pickle
 
+
+def _q(text: str) -> str:
+    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
 # safetensors' own limit on the header (100 MB): a longer one is refused, not read.
 MAX_HEADER = 100_000_000
 
@@ -96,7 +102,7 @@ def read_header(path: str, name: str) -> dict[str, TensorInfo]:
     try:
         header = json.loads(text, object_pairs_hook=_no_duplicates)
     except _Duplicate as e:
-        raise fail(f"the header has the key {e.args[0]!r} twice") from None
+        raise fail(f"the header has the key {_q(e.args[0])} twice") from None
     except RecursionError:
         raise fail("the header is JSON nested too deeply") from None
     except ValueError as e:
@@ -116,20 +122,20 @@ def read_header(path: str, name: str) -> dict[str, TensorInfo]:
     spans = sorted((t.offset, t.offset + t.nbytes, t.name) for t in tensors.values() if t.nbytes)
     for (b0, e0, a), (b1, e1, b) in zip(spans, spans[1:]):
         if b1 < e0:
-            raise fail(f"tensors {a!r} and {b!r} overlap: data_offsets "
+            raise fail(f"tensors {_q(a)} and {_q(b)} overlap: data_offsets "
                        f"[{b0 - data_start}, {e0 - data_start}] and "
                        f"[{b1 - data_start}, {e1 - data_start}]")
     return tensors
 
 
 def _check_entry(key, entry, data_start, data_size, fail) -> TensorInfo:
-    where = f"tensor {key!r}"
+    where = f"tensor {_q(key)}"
     if not isinstance(entry, dict):
         raise fail(f"{where}: expected an object with dtype, shape and data_offsets, "
                    f"got {json.dumps(entry)[:40]}")
     for field in ("dtype", "shape", "data_offsets"):
         if field not in entry:
-            raise fail(f"{where}: the field {field!r} is missing")
+            raise fail(f"{where}: the field {_q(field)} is missing")
     dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
     if not isinstance(dtype, str) or dtype not in DTYPES:
         raise fail(f"{where}: dtype {json.dumps(dtype)[:40]} is not one losscalc reads "
@@ -179,7 +185,7 @@ def open_safetensors(path: str, key: str | None, name: str):
                             f"'FILE:NAME'{_listing(tensors)}.")
         (info,) = tensors.values()
     elif key not in tensors:
-        raise LossError(f"{name}: file {path!r}: has no tensor {key!r}{_listing(tensors)}.")
+        raise LossError(f"{name}: file {path!r}: has no tensor {_q(key)}{_listing(tensors)}.")
     else:
         info = tensors[key]
     if info.dtype == "BF16":
@@ -217,7 +223,7 @@ def _listing(tensors) -> str:
         return ""
     names = sorted(tensors)
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return "; it holds " + ", ".join(repr(k) for k in names[:10]) + more
+    return "; it holds " + ", ".join(_q(k) for k in names[:10]) + more
 
 
 class _MappedTensor(LazyArray):

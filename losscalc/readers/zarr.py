@@ -5,6 +5,7 @@ only the path and the array's name."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 
@@ -12,6 +13,11 @@ import numpy as np
 
 from ..errors import LossError
 from .base import LazyArray
+
+
+def _q(text: str) -> str:
+    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def require_zarr(path: str, name: str):
@@ -50,7 +56,7 @@ def _listing(names) -> str:
     if not names:
         return "it holds no arrays"
     more = f" and {len(names) - 10} more" if len(names) > 10 else ""
-    return "its arrays are " + ", ".join(repr(n) for n in names[:10]) + more
+    return "its arrays are " + ", ".join(_q(n) for n in names[:10]) + more
 
 
 class ZarrArray(LazyArray):
@@ -88,7 +94,7 @@ class ZarrArray(LazyArray):
             rows = self._z[start:stop]
         except Exception as e:  # a chunk missing its codec, corrupt or unreadable
             msg = " ".join(str(e).split())[:200] or type(e).__name__
-            raise _fail(self.name, self.path, f"array {self.array or '(root)'!r}: rows "
+            raise _fail(self.name, self.path, f"array {_q(self.array or '(root)')}: rows "
                                               f"{start} to {stop} could not be read ({msg})"
                         ) from None
         return np.asarray(rows).astype(self.dtype, copy=False)
@@ -101,14 +107,14 @@ def open_zarr(path: str, key: str | None, name: str):
     if key is not None and key.strip("/"):
         key = key.strip("/")
         if not isinstance(node, zarr.Group):
-            raise _fail(name, path, f"holds one array at its root, not {key!r}; "
+            raise _fail(name, path, f"holds one array at its root, not {_q(key)}; "
                                     f"leave the ':{key}' out")
         try:
             node = node[key]
         except KeyError:
-            raise _fail(name, path, f"has no array {key!r}; {_listing(_arrays(node))}") from None
+            raise _fail(name, path, f"has no array {_q(key)}; {_listing(_arrays(node))}") from None
         if not isinstance(node, zarr.Array):
-            raise _fail(name, path, f"{key!r} is a group, not an array; "
+            raise _fail(name, path, f"{_q(key)} is a group, not an array; "
                                     f"{_listing([key + '/' + k for k in _arrays(node)])}")
     elif isinstance(node, zarr.Group):
         found = _arrays(node)
@@ -121,7 +127,7 @@ def open_zarr(path: str, key: str | None, name: str):
         key = ""
     dtype = node.dtype
     if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf" or dtype.fields is not None:
-        where = f"array {key!r}" if key else "its array"
+        where = f"array {_q(key)}" if key else "its array"
         raise _fail(name, path, f"{where} has dtype {dtype}, which is not numbers (expected "
                                 f"integers, floating-point numbers or booleans)")
     native = dtype.newbyteorder("=")
