@@ -164,7 +164,8 @@ def test_safetensors_header_errors_name_the_file_and_the_field(tmp_path):
     raises(write_st(p, {"x": {"dtype": "F32", "shape": [1]}}, bytes(4)), "x", "input",
            'tensor "x": the field "data_offsets" is missing')
     raises(write_st(p, {"x": [1, 2]}), "x", "input", 'tensor "x": expected an object')
-    raises(write_st(p, [1, 2]), None, "input", "the header is a JSON list, expected an object")
+    raises(write_st(p, [1, 2]), None, "input", "the header is a JSON array, expected an object")
+    raises(write_st(p, None), None, "input", "the header is a JSON null, expected an object")
     raises(write_st(p, {"__metadata__": 3}), None, "input", '"__metadata__" is not an object')
     raises(write_st(p, None, raw=b'{"x": 1, "x": 2}'), "x", "input",
            'the header has the key "x" twice')

@@ -108,7 +108,9 @@ def read_header(path: str, name: str) -> dict[str, TensorInfo]:
     except ValueError as e:
         raise _refine(path, name, fail(f"the header is not valid JSON ({e})")) from None
     if not isinstance(header, dict):
-        raise fail(f"the header is a JSON {type(header).__name__}, expected an object "
+        kind = {list: "array", str: "string", bool: "boolean", int: "number",
+                float: "number"}.get(type(header), "null")
+        raise fail(f"the header is a JSON {kind}, expected an object "
                    f"mapping tensor names to their dtype, shape and data_offsets")
     meta = header.get("__metadata__")
     if meta is not None and not isinstance(meta, dict):
