@@ -77,6 +77,14 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
                      help="JSON carries the elements (and gradients) up to this many; beyond, null: use --output"),
         click.Option(["--threads"], type=click.IntRange(1), default=None,
                      help="threads the chunks run on (default: the machine's cores; 1: no pool)"),
+        click.Option(["--engine"], type=click.Choice(["local", "dask"]), default="local", show_default=True,
+                     help="local: threads on this machine; dask: the chunks as tasks of a Dask cluster "
+                          "(pip install 'losscalc[dask]')"),
+        click.Option(["--scheduler"], type=str, default=None, metavar="ADDRESS",
+                     help="a running dask.distributed scheduler (default: DASK_SCHEDULER_ADDRESS, else a "
+                          "local cluster for the call)"),
+        click.Option(["--scheduler-timeout"], type=click.FloatRange(0, min_open=True), default=10.0,
+                     show_default=True, help="seconds to reach the scheduler before giving up (exit 2)"),
         click.Option(["--progress/--no-progress"], default=True,
                      help="a progress bar on stderr for large inputs (only when stderr is a terminal)"),
     ]

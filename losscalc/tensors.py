@@ -93,6 +93,10 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
     """
     try:
         array, source = _dispatch(text, name, rng, stdin)
+        if isinstance(array, np.memmap):  # held by its path: pickles small, maps again where read
+            from .readers.npy import Mapped
+
+            array = Mapped.of(array, source)
     except LossError:
         raise
     except RecursionError:
@@ -121,6 +125,14 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
     if len(text) > MAX_INLINE_CHARS:  # no file name is this long; refused before any copy
         raise LossError(f"{name}: the inline text is {len(text)} characters long, more than "
                         f"the limit of {MAX_INLINE_CHARS}; put large tensors in a .npy file.")
+    shards = _shards(text, name)
+    if shards is not None:
+        return shards, shards.source
+    target = _format_target(text)
+    if target is not None:
+        from .readers.formats import open_tensor
+
+        return open_tensor(*target, name), text
     target = _file_target(text)
     if target is not None:
         return _from_file(*target, name)
@@ -333,6 +345,38 @@ def _npy_from_stream(magic: bytes, stream, fail) -> np.ndarray:
     shape, dtype = _check_npy_header(io.BytesIO(data), fail)
     data += _read_up_to(stream, math.prod(shape) * dtype.itemsize)
     return _checked_load(lambda: np.load(io.BytesIO(data), allow_pickle=False), fail)
+
+
+def _format_target(text: str) -> tuple[str, str | None] | None:
+    """(path, key) when `text` names a file of the formats of SPEC §12 (safetensors, Parquet,
+    Arrow, HDF5, Zarr, and the refused pickles), `file:key` form included."""
+    from .readers.formats import SUFFIXES, suffix
+
+    if suffix(text) in SUFFIXES:
+        return text, None
+    head, sep, key = text.partition(":") if suffix(text.partition(":")[0]) in SUFFIXES else text.rpartition(":")
+    if sep and suffix(head) in SUFFIXES:
+        return head, key or None
+    return None
+
+
+def _shards(text: str, name: str):
+    """A glob or a directory of shards (SPEC §9) as one lazily read tensor, or None."""
+    from .readers.shards import Shards, shard_paths
+
+    path, sep, key = text.rpartition(":") if ":" in text else (text, "", "")
+    paths = shard_paths(path) if sep else shard_paths(text)
+    if paths is None and sep:
+        path, key, paths = text, "", shard_paths(text)
+    if paths is None:
+        return None
+    if not paths:
+        raise LossError(f"{name}: {quote(text)} matches no files; a glob or a directory of .npy shards "
+                        "must name at least one.")
+    members = [load_tensor(p + (f":{key}" if key else ""), f"{name} (shard {os.path.basename(p)})").array
+               for p in paths]
+    shown = f"{text} ({len(paths)} shard{'s' * (len(paths) != 1)})"
+    return Shards(members, [os.path.basename(p) for p in paths], shown, name)
 
 
 def _file_target(text: str) -> tuple[str, str | None] | None:

@@ -187,8 +187,12 @@ class _Warnings:
             if not issubclass(w.category, LossWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 continue
-            key = re.sub(r"\d+", "#", str(w.message))
-            entry = self.seen.setdefault(key, [str(w.message), 0])
+            self.add_messages([str(w.message)])
+
+    def add_messages(self, messages) -> None:
+        for message in messages:
+            key = re.sub(r"\d+", "#", message)
+            entry = self.seen.setdefault(key, [message, 0])
             entry[1] += 1
 
     def emit(self) -> None:
@@ -227,6 +231,9 @@ def compute(
     keep: int = KEEP_ELEMENTS,
     sinks=(),
     progress=None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    scheduler_timeout: float = 10.0,
     **options,
 ) -> Result:
     """Compute a loss as PyTorch would.
@@ -282,9 +289,31 @@ def compute(
     _nonfinite(counts, {k: t.array for k, t in inputs.items() if k not in cut}, set(inputs) - cut)
     said = _Warnings()
     partials, elements, shape, first = Partials(), None, None, None
+    if engine not in ("local", "dask"):
+        raise LossError(f"--engine: {engine!r} is not an engine; expected local or dask.")
+    if engine == "dask":
+        from .dask import run_dask  # engine/dask.py: the same chunks as Dask tasks
+
+        run = run_dask(plan, scheduler=scheduler, timeout=scheduler_timeout,
+                       elements=bool(sinks) or reduction == "none" and keep > 0)
+        partials, shape = run.partials, run.shape
+        for name, (nan, inf) in run.nonfinite.items():
+            old = counts.get(name, (0, 0))
+            counts[name] = (old[0] + nan, old[1] + inf)
+        said.add_messages(run.messages)
+        for k, (chunk, e) in enumerate(run.blocks or ()):
+            if k == 0:
+                elements = np.empty(shape, e.dtype) if math.prod(shape) <= keep else None
+                for sink in sinks:
+                    sink.begin(shape, e.dtype)
+            start = chunk.start * math.prod(e.shape[1:]) if plan.split else 0
+            if elements is not None:
+                elements.reshape(-1)[start:start + e.size] = e.reshape(-1)
+            for sink in sinks:
+                sink.add(start, e)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for chunk, out, part, arrays in run_chunks(plan, threads, progress):
+        for chunk, out, part, arrays in (run_chunks(plan, threads, progress) if engine == "local" else ()):
             if shape is None:
                 shape = plan.elements_shape(out)
                 if math.prod(shape) <= keep and not plan.whole:
