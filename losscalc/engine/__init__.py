@@ -296,11 +296,7 @@ def compute(
 
         run = run_dask(plan, scheduler=scheduler, timeout=scheduler_timeout,
                        elements=bool(sinks) or reduction == "none" and keep > 0)
-        partials, shape = run.partials, run.shape
-        for name, (nan, inf) in run.nonfinite.items():
-            old = counts.get(name, (0, 0))
-            counts[name] = (old[0] + nan, old[1] + inf)
-        said.add_messages(run.messages)
+        shape = run.shape
         for k, (chunk, e) in enumerate(run.blocks or ()):
             if k == 0:
                 elements = np.empty(shape, e.dtype) if math.prod(shape) <= keep else None
@@ -311,6 +307,11 @@ def compute(
                 elements.reshape(-1)[start:start + e.size] = e.reshape(-1)
             for sink in sinks:
                 sink.add(start, e)
+        partials = run.partials  # after the blocks: streamed runs finish with their last block
+        for name, (nan, inf) in run.nonfinite.items():
+            old = counts.get(name, (0, 0))
+            counts[name] = (old[0] + nan, old[1] + inf)
+        said.add_messages(run.messages)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for chunk, out, part, arrays in (run_chunks(plan, threads, progress) if engine == "local" else ()):
