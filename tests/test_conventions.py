@@ -27,7 +27,7 @@ from losscalc.errors import LossError
 
 GOLDEN = pathlib.Path(__file__).parent / "golden" / "conventions.json"
 SEEDS = (0, 1, 2)
-RTOL = {"float32": 1e-5, "float64": 1e-10}
+RTOL = {"float32": 1e-6, "float64": 1e-10}
 ATOL = {"float32": 1e-6, "float64": 1e-12}
 
 
@@ -96,6 +96,18 @@ def logits_binary(rng, v):
     x.reshape(-1)[0] = 30.0  # sigmoid rounds to 1
     t = (rng.random(shape) < 0.5).astype(float)
     return [x, t], {}
+
+
+def multilabel_case(rng, v):
+    shape = [(4, 5), (6,), (3, 7)][v % 3]
+    x = rng.standard_normal(shape) * 3
+    x.reshape(-1)[0] = -25.0  # sigmoid below Keras's clip
+    return [x, (rng.random(shape) < 0.5).astype(float)], {}
+
+
+def signs_case(rng, v):
+    shape = SHAPES[v % 3]
+    return [rng.standard_normal(shape) * 3, np.where(rng.random(shape) < 0.5, -1.0, 1.0)], {}
 
 
 def focal_case(rng, v):
@@ -394,6 +406,11 @@ CASES = {
     ("keras", "bce", "keras.losses.BinaryCrossentropy"): (probabilities, keras_oracle("BinaryCrossentropy"), MEAN_SUM),
     ("keras", "bce_with_logits", "keras.losses.BinaryCrossentropy"): (
         logits_binary, keras_oracle("BinaryCrossentropy", kwargs=lambda o: {"from_logits": True}), MEAN_SUM),
+    ("keras", "multilabel_soft_margin", "keras.losses.BinaryCrossentropy"): (
+        multilabel_case, keras_oracle("BinaryCrossentropy", kwargs=lambda o: {"from_logits": True}), MEAN_SUM),
+    ("keras", "soft_margin", "keras.losses.BinaryCrossentropy"): (
+        signs_case, keras_oracle("BinaryCrossentropy", convert=lambda ts, o: ((ts[1] + 1) / 2, ts[0]),
+                                 kwargs=lambda o: {"from_logits": True}), MEAN_SUM),
     ("keras", "sigmoid_focal", "keras.losses.BinaryFocalCrossentropy"): (
         focal_case, keras_oracle("BinaryFocalCrossentropy", kwargs=_focal_kwargs), MEAN_SUM),
     ("keras", "cross_entropy", "keras.losses.CategoricalCrossentropy"): (
@@ -412,6 +429,11 @@ CASES = {
     ("optax", "log_cosh", "optax.losses.log_cosh"): (regression, optax_oracle("log_cosh"), ("mean",)),
     ("optax", "bce_with_logits", "optax.losses.sigmoid_binary_cross_entropy"): (
         logits_binary, optax_oracle("sigmoid_binary_cross_entropy"), ("mean",)),
+    ("optax", "multilabel_soft_margin", "optax.losses.sigmoid_binary_cross_entropy"): (
+        multilabel_case, optax_oracle("sigmoid_binary_cross_entropy"), ("mean",)),
+    ("optax", "soft_margin", "optax.losses.sigmoid_binary_cross_entropy"): (
+        signs_case, optax_oracle("sigmoid_binary_cross_entropy", convert=lambda ts, o: (ts[0], (ts[1] + 1) / 2)),
+        ("mean",)),
     ("optax", "sigmoid_focal", "optax.losses.sigmoid_focal_loss"): (
         focal_case, optax_oracle("sigmoid_focal_loss", kwargs=_optax_focal_kwargs), ("mean",)),
     ("optax", "cross_entropy", "optax.losses.softmax_cross_entropy"): (ce_probs, optax_softmax, ("mean",)),
@@ -606,6 +628,7 @@ def test_l2_loss_halves_the_square():
     assert any("half" in d for d in half.differences)
 
 
+@pytest.mark.filterwarnings("ignore:--reduction mean divides the summed KL")
 def test_kl_mean_divides_by_every_element_but_keras_and_optax_by_rows():
     rng = np.random.default_rng(3)
     x = _log_softmax(rng.standard_normal((4, 5)), 1)
@@ -645,6 +668,24 @@ def test_unnormalised_probabilities_are_renormalised_by_keras():
     tensors, options = nll_case(rng, 2)  # input not log-softmaxed
     r = convention_value("nll", "keras", tensors, options, "float64")
     assert any("renormalises" in d for d in r.differences)
+
+
+@pytest.mark.parametrize("loss,make", [("multilabel_soft_margin", multilabel_case), ("soft_margin", signs_case),
+                                       ("mse", regression), ("huber", huber_case), ("log_cosh", regression)])
+def test_exact_equivalents_equal_torch(loss, make):
+    """Where optax's convention differs from torch in nothing, its value is losscalc's torch value."""
+    from losscalc import compute
+    for v in range(3):
+        tensors, options = make(np.random.default_rng(20 + v), v)
+        r = convention_value(loss, "optax", tensors, options, "float64")
+        assert r.value == pytest.approx(float(compute(loss, *tensors, **options).value), rel=1e-12)
+        assert r.differences == ("float64 needs jax.config.update('jax_enable_x64', True); jax computes "
+                                 "float32 without it",)
+
+
+def test_soft_margin_refuses_targets_other_than_pm1():
+    with pytest.raises(LossError, match="±1"):
+        convention_value("soft_margin", "optax", [np.zeros(3), np.array([1.0, 0.0, -1.0])], {}, None)
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -191,8 +191,13 @@ def convention_value(loss_name: str, framework: str, tensors: list, options: dic
         used = "float32"
         if dtype == "float64":
             differences += (_keras.F64_LINE,)
+        elif dtype is None:
+            differences += ("computed in float32, Keras's floatx (losscalc's default is float64)",)
     else:
         used = dtype or ("float64" if framework == "sklearn" else "float32")
+        if framework == "optax" and dtype is None:
+            differences += ("computed in float32, jax's default without jax_enable_x64 (losscalc's default "
+                            "is float64)",)
     return ConventionResult(outcome.value, eq.function, differences, tuple(outcome.conversions), framework, used)
 
 

@@ -86,6 +86,16 @@ def index_targets(tensors) -> bool:
     return not probability_targets(tensors)
 
 
+def signs_to_labels(t: np.ndarray) -> np.ndarray:
+    """soft_margin's targets ±1 as binary labels; other targets make log(1 + exp(-y x)) a
+    function BCE does not compute, so they are refused."""
+    pm1 = (t == 1) | (t == -1)
+    if not np.all(pm1):
+        raise LossError(f"soft_margin equals binary cross entropy on logits only for targets ±1 (as labels "
+                        f"(y + 1) / 2); the target holds {int(np.count_nonzero(~pm1))} other value(s).")
+    return (t + 1) / 2
+
+
 def as_dtype(tensors, dtype: str) -> list[np.ndarray]:
     """Float tensors in the computing dtype; index tensors as they are."""
     return [np.asarray(t, dtype) if np.asarray(t).dtype.kind == "f" else np.asarray(t) for t in tensors]

@@ -16,7 +16,8 @@ import numpy as np
 
 from ..errors import LossError
 from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, clip_line, ctc_batch,
-                      ctc_forward, index_targets, log_softmax, plural, probability_targets, sigmoid)
+                      ctc_forward, index_targets, log_softmax, plural, probability_targets, sigmoid,
+                      signs_to_labels)
 
 EPSILON = 1e-7
 CLIP = f"1 - {EPSILON:g}"
@@ -105,10 +106,18 @@ def _bce_elements(p, t):
         return -(t * np.log(q) + (1 - t) * np.log(1 - q))
 
 
-def _bce(from_logits: bool):
+def _bce(from_logits: bool, per_sample: bool = False, signs: bool = False):
+    """BinaryCrossentropy on probabilities or (from_logits) logits; `per_sample`: torch's loss is
+    already the mean over the last axis (multilabel_soft_margin), so nothing changes there;
+    `signs`: targets ±1 (soft_margin) given as labels (y + 1) / 2."""
     def compute(tensors, options, reduction, dtype):
         x, t = as_dtype(tensors[:2], _dtype(dtype))
-        lines = _last_axis_lines(x, reduction)
+        conversions = ["from_logits=True: losscalc's input is logits"] if from_logits else []
+        if signs:
+            t = signs_to_labels(t)
+            conversions.append("labels (target + 1) / 2: soft_margin's ±1 targets as 0 and 1")
+        x, t = np.broadcast_arrays(x, t)
+        lines = () if per_sample else _last_axis_lines(x, reduction)
         p = sigmoid(x) if from_logits else x
         lines += clip_line("Keras", "sigmoid(input)" if from_logits else "the probabilities", p,
                            EPSILON, 1 - EPSILON, CLIP)
@@ -116,7 +125,7 @@ def _bce(from_logits: bool):
             lines += ("Keras's NumPy backend takes sigmoid(logits) and clips it rather than computing "
                       "from the logits (its JAX, TensorFlow and torch backends do not clip)",)
         value = _reduce(_mean_last(_bce_elements(p, t)), reduction)
-        return Outcome(value, ("from_logits=True: losscalc's input is logits",) if from_logits else (), lines)
+        return Outcome(value, tuple(conversions), lines)
     return compute
 
 
@@ -345,6 +354,15 @@ EQUIVALENTS = (
         ("from_logits=True; Keras's NumPy backend then takes the sigmoid and clips it to "
          f"[{EPSILON:g}, {CLIP}] (its other backends compute from the logits)", _LAST),
         conversion="from_logits=True", call="keras.losses.BinaryCrossentropy(from_logits=True)(target, input)"),
+    _eq("multilabel_soft_margin", "BinaryCrossentropy", "logits", _bce(True, per_sample=True),
+        ("from_logits=True; Keras's NumPy backend then takes the sigmoid and clips it to "
+         f"[{EPSILON:g}, {CLIP}]", "no class weights"),
+        conversion="from_logits=True", call="keras.losses.BinaryCrossentropy(from_logits=True)(target, input)"),
+    _eq("soft_margin", "BinaryCrossentropy", "logits", _bce(True, signs=True),
+        ("from_logits=True, labels (y + 1) / 2 for targets ±1 (others refused); Keras's NumPy backend "
+         f"clips sigmoid(input) to [{EPSILON:g}, {CLIP}]", _LAST),
+        conversion="from_logits=True; labels (target + 1) / 2",
+        call="keras.losses.BinaryCrossentropy(from_logits=True)((target + 1) / 2, input)"),
     _eq("sigmoid_focal", "BinaryFocalCrossentropy", "logits", _focal,
         ("the cross entropy term clips sigmoid(input) to "
          f"[{EPSILON:g}, {CLIP}]", "α weighting only with apply_class_balancing=True, which a non-negative "

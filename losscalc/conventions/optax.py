@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import LossError
 from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, ctc_batch, ctc_forward,
-                      index_targets, log_sigmoid, log_softmax, mean_of, plural, probability_targets)
+                      index_targets, log_sigmoid, log_softmax, mean_of, plural, probability_targets,
+                      signs_to_labels)
 
 REDUCTIONS = {"mean": "mean", "batchmean": "mean"}
 REDUCED = "per-example values, reduced by their mean (jnp.mean)"
@@ -27,10 +28,13 @@ def _x64(dtype) -> tuple[str, ...]:
         if dtype == "float64" else ()
 
 
-def _elementwise(fn, notes=()):
+def _elementwise(fn, notes=(), convert=None, conversions=()):
     def compute(tensors, options, reduction, dtype):
         x, y = as_dtype(tensors[:2], _dtype(dtype))
-        return Outcome(mean_of(fn(x, y, options)), (), tuple(notes) + _x64(dtype))
+        if convert is not None:
+            y = convert(y)
+        x, y = np.broadcast_arrays(x, y)
+        return Outcome(mean_of(fn(x, y, options)), tuple(conversions), tuple(notes) + _x64(dtype))
     return compute
 
 
@@ -181,6 +185,16 @@ EQUIVALENTS = (
     _eq("log_cosh", "log_cosh", "values", _elementwise(_log_cosh)),
     _eq("bce_with_logits", "sigmoid_binary_cross_entropy", "logits", _elementwise(_sigmoid_bce),
         call="optax.losses.sigmoid_binary_cross_entropy(input, target).mean()"),
+    _eq("multilabel_soft_margin", "sigmoid_binary_cross_entropy", "logits", _elementwise(_sigmoid_bce),
+        ("elementwise values: their mean over every element is torch's mean over samples of the class means",
+         "no class weights"),
+        call="optax.losses.sigmoid_binary_cross_entropy(input, target).mean()"),
+    _eq("soft_margin", "sigmoid_binary_cross_entropy", "logits",
+        _elementwise(_sigmoid_bce, convert=signs_to_labels,
+                     conversions=("labels (target + 1) / 2: soft_margin's ±1 targets as 0 and 1",)),
+        ("labels (y + 1) / 2 for targets ±1 (others refused)",),
+        conversion="labels (target + 1) / 2",
+        call="optax.losses.sigmoid_binary_cross_entropy(input, (target + 1) / 2).mean()"),
     _eq("sigmoid_focal", "sigmoid_focal_loss", "logits", _elementwise(_focal),
         ("alpha=None (no weighting) stands for a negative --alpha", "(1 - p_t)^γ computed in log space"),
         honours=("alpha", "gamma"),

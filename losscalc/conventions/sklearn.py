@@ -46,15 +46,17 @@ def _regression(fn):
     return compute
 
 
-def _eps_line(p: np.ndarray, what: str) -> tuple[str, ...]:
+def _eps_line(p: np.ndarray, labels: np.ndarray, what: str) -> tuple[str, ...]:
+    """How many samples' probability of their own label the clipping changed."""
     eps = np.finfo(p.dtype).eps
+    own = np.take_along_axis(p, labels[:, None], axis=1)[:, 0] if p.size else p.reshape(0)
     with np.errstate(invalid="ignore"):
-        changed = int(np.count_nonzero((p < eps) | (p > 1 - eps)))
+        changed = int(np.count_nonzero((own < eps) | (own > 1 - eps)))
     if not changed:
         return ()
     return (f"scikit-learn clips {what} to [eps, 1 - eps], eps = {eps:.3g} ({p.dtype}'s machine epsilon): "
-            f"clipping changed {changed} of {p.size} values (a certain miss costs {-np.log(eps):.4g}, "
-            "where torch's log clamp at -100 costs 100)",)
+            f"clipping changed {changed} of {own.size} samples' probability of their label (a certain miss "
+            f"costs {-np.log(eps):.4g}, where torch's log clamp at -100 costs 100)",)
 
 
 def _log_loss(columns: np.ndarray, labels: np.ndarray, reduction: str) -> float:
@@ -88,7 +90,7 @@ def _binary(from_logits: bool):
             conversions.append(f"the {x.ndim}-D tensors flattened to {x.size} samples")
         conversions.append("y_proba as the probability of class 1, labels=[0, 1]")
         columns = np.stack([1 - p, p], axis=1)
-        lines = _eps_line(columns, "sigmoid(input)" if from_logits else "the probabilities")
+        lines = _eps_line(columns, labels, "sigmoid(input)" if from_logits else "the probabilities")
         return Outcome(_log_loss(columns, labels, reduction), tuple(conversions), lines)
     return compute
 
@@ -126,7 +128,7 @@ def _multiclass(log_probabilities: bool):
                                "as --ignore-index")
             p, idx = p[keep], idx[keep]
         conversions.append(f"labels=range({c})")
-        lines = _eps_line(p, "the probabilities")
+        lines = _eps_line(p, idx, "the probabilities")
         sums = np.sum(p, axis=1)
         off = int(np.count_nonzero(~np.isclose(sums, 1, rtol=np.sqrt(np.finfo(p.dtype).eps), atol=0)))
         if off:
