@@ -1,0 +1,287 @@
+"""--engine dask (SPEC §13) against a real dask.distributed cluster on the loopback interface.
+
+A scheduler and two workers are started as processes (`dask scheduler`, `dask worker`) once
+for the module, the workers in another directory than the tests (so relative paths must be
+made absolute on the client), and stopped by their PIDs at the end, whatever happens. The
+inputs are .npy shards of different lengths named so that natural order matters (part-2
+before part-10), and LOSSCALC_CHUNK_ELEMENTS is small, so each run is many tasks.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("distributed")
+pytest.importorskip("dask.array")
+
+import losscalc  # noqa: E402
+from losscalc.cli import cli  # noqa: E402
+from losscalc.errors import LossError  # noqa: E402
+from losscalc.tensors import load_tensor  # noqa: E402
+
+CHUNK = "24"  # elements per chunk: dozens of tasks per run
+N, C = 41, 5
+LENGTHS = {"part-1": 6, "part-2": 17, "part-10": 11, "part-3": 7}  # natural order: 1, 2, 3, 10
+
+
+def _start(args, cwd, log):
+    return subprocess.Popen([sys.executable, "-m", "dask", *args], cwd=cwd, stdout=log, stderr=log,
+                            env={k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"})
+
+
+def _stop(proc) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+class Cluster:
+    def __init__(self, root):
+        self.root, self.procs, self.workers = root, [], []
+        self.file = str(root / "scheduler.json")
+        self.workdir = root / "elsewhere"
+        self.workdir.mkdir()
+        self.log = open(root / "cluster.log", "ab")
+
+    def start_worker(self):
+        proc = _start(["worker", "--nthreads", "1", "--no-nanny", "--no-dashboard", "--host", "127.0.0.1",
+                       "--scheduler-file", self.file], self.workdir, self.log)
+        self.procs.append(proc)
+        self.workers.append(proc)
+        return proc
+
+    def wait_for_workers(self, n):
+        self.client.wait_for_workers(n, timeout=60)
+        deadline = time.time() + 30  # a killed worker is also gone from the scheduler's list
+        while len(self.client.scheduler_info(n_workers=-1)["workers"]) != n and time.time() < deadline:
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from distributed import Client
+
+    c = Cluster(tmp_path_factory.mktemp("dask"))
+    c.client = None
+    try:
+        c.procs.append(_start(["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                               "--scheduler-file", c.file], c.root, c.log))
+        deadline = time.time() + 60
+        while not os.path.exists(c.file) or not open(c.file).read().strip().endswith("}"):
+            assert time.time() < deadline and c.procs[0].poll() is None, "the scheduler did not start"
+            time.sleep(0.1)
+        c.address = json.load(open(c.file))["address"]
+        assert c.address.startswith("tcp://127.0.0.1:")
+        c.start_worker(), c.start_worker()
+        c.client = Client(scheduler_file=c.file, timeout=30, set_as_default=False)  # to watch the scheduler
+        c.wait_for_workers(2)
+        yield c
+    finally:
+        if c.client is not None:
+            c.client.close()
+        for proc in c.procs:
+            _stop(proc)
+        c.log.close()
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """Shards in natural order, the same rows cut differently for each tensor."""
+    root = tmp_path_factory.mktemp("shards")
+    rng = np.random.default_rng(14)
+    whole = {
+        "pred": rng.normal(size=(N, 3)),
+        "target": rng.normal(size=(N, 3)),
+        "logits": rng.normal(size=(N, C)) * 3,
+        "labels": rng.integers(0, C, size=N),
+        "logq": np.log(rng.dirichlet(np.ones(C), size=N)),
+        "p": rng.dirichlet(np.ones(C), size=N),
+    }
+    cuts = [6, 17, 7, 11]  # part-1, part-2, part-3, part-10
+    other = [13, 2, 20, 6]
+    names = ["part-1", "part-2", "part-3", "part-10"]
+    for k, (name, a) in enumerate(whole.items()):
+        (root / name).mkdir()
+        lengths = cuts if k % 2 == 0 else other
+        for shard, lo, n in zip(names, np.cumsum([0, *lengths[:-1]]), lengths):
+            np.save(root / name / f"{shard}.npy", a[lo:lo + n])
+    np.save(root / "weight.npy", rng.uniform(0.5, 2, size=C))
+    # CTC: log_probs (T, N, C) in one file; padded targets and the lengths as shards along N
+    T, S, K = 12, 4, 6
+    log_probs = rng.normal(size=(T, N, K))
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    whole.update(log_probs=log_probs, ctc_targets=rng.integers(1, K, size=(N, S)),
+                 input_lengths=rng.integers(8, T + 1, size=N), target_lengths=rng.integers(1, S + 1, size=N))
+    np.save(root / "log_probs.npy", log_probs)
+    for name in ("ctc_targets", "input_lengths", "target_lengths"):
+        (root / name).mkdir()
+        for shard, lo, n in zip(names, np.cumsum([0, *cuts[:-1]]), cuts):
+            np.save(root / name / f"{shard}.npy", whole[name][lo:lo + n])
+    return root, whole
+
+
+@pytest.fixture
+def here(data, monkeypatch):
+    """Run in the data's directory (relative paths), with small chunks, no DASK_SCHEDULER_ADDRESS."""
+    monkeypatch.chdir(data[0])
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", CHUNK)
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    # every .npy memory-mapped, as files above 16 MiB are: the plan then holds paths, which the
+    # workers read themselves (small files would be read by the client and sent in the plan)
+    monkeypatch.setattr("losscalc.tensors.MMAP_THRESHOLD", 0)
+    return data[1]
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def value(*args, env=None) -> float:
+    r = run(*args, "--format", "value", env=env)
+    assert r.exit_code == 0, r.output
+    return float(r.stdout)
+
+
+def torch_value(name, whole):
+    torch = pytest.importorskip("torch")
+    t = {k: torch.from_numpy(np.asarray(v)) for k, v in whole.items()}
+    F = torch.nn.functional
+    if name == "mse":
+        return F.mse_loss(t["pred"], t["target"]).item()
+    if name == "l1":
+        return F.l1_loss(t["pred"], t["target"], reduction="sum").item()
+    if name == "cross_entropy":
+        w = torch.from_numpy(np.load("weight.npy"))
+        return F.cross_entropy(t["logits"], t["labels"], weight=w, ignore_index=2).item()
+    if name == "kl_div":
+        return F.kl_div(t["logq"], t["p"], reduction="batchmean").item()
+    return F.ctc_loss(t["log_probs"], t["ctc_targets"], t["input_lengths"], t["target_lengths"]).item()
+
+
+CASES = {
+    "mse": ["pred", "target"],
+    "l1": ["pred", "target", "--reduction", "sum"],
+    "cross_entropy": ["logits/*.npy", "labels", "--weight", "weight.npy", "--ignore-index", "2"],
+    "kl_div": ["logq", "p/", "--reduction", "batchmean"],
+    "ctc": ["log_probs.npy", "ctc_targets", "input_lengths", "target_lengths"],
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_dask_equals_local_and_torch(cluster, here, name):
+    local = value(name, *CASES[name])
+    dask = value(name, *CASES[name], "--engine", "dask", "--scheduler", cluster.address)
+    assert dask == pytest.approx(local, rel=1e-12, abs=0)
+    assert dask == pytest.approx(torch_value(name, here), rel=1e-10, abs=0)
+
+
+def test_compute_api_and_the_environment_variable(cluster, here):
+    kw = dict(weight="weight.npy", ignore_index=2)
+    local = losscalc.compute("cross_entropy", "logits", "labels", **kw)
+    dask = losscalc.compute("cross_entropy", "logits", "labels", engine="dask", scheduler=cluster.address, **kw)
+    assert len(local.plan) > 8  # a tree of more than one level
+    assert float(dask.value) == pytest.approx(float(local.value), rel=1e-12, abs=0)
+    assert dask.partials.count == local.partials.count and dask.partials.ignored == local.partials.ignored
+    assert dask.partials.denominator == pytest.approx(local.partials.denominator, rel=1e-12)
+    env = {"DASK_SCHEDULER_ADDRESS": cluster.address}
+    assert value("mse", "pred", "target", "--engine", "dask", env=env) == \
+        pytest.approx(value("mse", "pred", "target"), rel=1e-12, abs=0)
+
+
+def test_kernel_error_on_a_worker_is_the_same_loss_error(cluster, here, tmp_path):
+    labels = np.array(here["labels"])
+    labels[35] = C + 3  # in a late chunk: only that task fails
+    np.save(tmp_path / "bad.npy", labels)
+    args = ["cross_entropy", "logits", str(tmp_path / "bad.npy")]
+    local = run(*args)
+    dask = run(*args, "--engine", "dask", "--scheduler", cluster.address)
+    assert local.exit_code == dask.exit_code == 2
+    assert dask.stderr == local.stderr and "Traceback" not in dask.output
+
+
+def test_elements_stream_to_the_output_file_in_order(cluster, here, tmp_path):
+    a, b = tmp_path / "local.npy", tmp_path / "dask.npy"
+    for out, engine in ((a, []), (b, ["--engine", "dask", "--scheduler", cluster.address])):
+        r = run("kl_div", "logq", "p", "--reduction", "none", "--output", str(out), "--max-elements", "0", *engine)
+        assert r.exit_code == 0, r.output
+    assert np.array_equal(np.load(a), np.load(b))
+    r = losscalc.compute("mse", "pred", "target", reduction="none", engine="dask", scheduler=cluster.address)
+    assert np.array_equal(r.value, (here["pred"] - here["target"]) ** 2)
+
+
+def test_unreadable_shard_is_named(cluster, here, tmp_path):
+    for shard, n in (("part-2", 5), ("part-10", 9)):
+        np.save(tmp_path / f"{shard}.npy", np.ones((n, 3)))
+    opened = load_tensor(str(tmp_path / "*.npy"), "input")  # the client reads the headers only
+    os.remove(tmp_path / "part-10.npy")
+    with pytest.raises(LossError) as err:
+        losscalc.compute("mse", opened, np.zeros((14, 3)), engine="dask", scheduler=cluster.address)
+    message = str(err.value)
+    assert "part-10.npy" in message and "input" in message and "workers read" in message.lower()
+
+
+def test_unreachable_scheduler_exits_2_within_the_timeout(here):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the socket is
+    address = f"tcp://127.0.0.1:{port}"
+    started = time.monotonic()
+    r = run("mse", "pred", "target", "--engine", "dask", "--scheduler", address, "--scheduler-timeout", "2")
+    elapsed = time.monotonic() - started
+    assert r.exit_code == 2 and address in r.stderr and "Traceback" not in r.output
+    assert elapsed < 2 + 2  # the timeout, and the time to import distributed
+
+
+def test_a_worker_killed_mid_run_changes_nothing(cluster, here, tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    for k, n in enumerate([70_000, 130_000, 100_000]):
+        np.save(tmp_path / f"x-{k + 1}.npy", rng.normal(size=(n, 10)))
+        np.save(tmp_path / f"y-{k + 1}.npy", rng.normal(size=(n, 10)))
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "10000")  # 300 tasks
+    x, y = str(tmp_path / "x-*.npy"), str(tmp_path / "y-*.npy")
+    local = losscalc.compute("huber", x, y, reduction="sum")
+    got, failed = [], []
+
+    def work():
+        try:
+            got.append(losscalc.compute("huber", x, y, reduction="sum", engine="dask", scheduler=cluster.address))
+        except BaseException as exc:  # noqa: BLE001
+            failed.append(exc)
+
+    def done_chunks(dask_scheduler):
+        return sum(ts.state == "memory" for key, ts in dask_scheduler.tasks.items()
+                   if str(key).startswith("losscalc-chunk"))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        deadline = time.time() + 30
+        while cluster.client.run_on_scheduler(done_chunks) < 10:
+            assert thread.is_alive() and time.time() < deadline, "the run ended before a worker could be killed"
+            time.sleep(0.01)
+        victim = cluster.workers.pop(0)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=10)
+        assert thread.is_alive()  # killed mid-run
+        thread.join(timeout=60)
+        assert not thread.is_alive() and not failed, failed
+        assert float(got[0].value) == pytest.approx(float(local.value), rel=1e-12, abs=0)
+    finally:
+        thread.join(timeout=60)
+        cluster.start_worker()
+        cluster.wait_for_workers(2)
+
+
+def test_local_cluster_without_a_scheduler(here):
+    local = value("cross_entropy", *CASES["cross_entropy"])
+    dask = value("cross_entropy", *CASES["cross_entropy"], "--engine", "dask")
+    assert dask == pytest.approx(local, rel=1e-12, abs=0)
