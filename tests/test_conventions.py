@@ -147,7 +147,7 @@ def ce_indices_plain(rng, v):
 def nll_case(rng, v):
     shape = [(6, 5), (3, 5, 4), (4, 3)][v % 3]
     raw = rng.standard_normal(shape) * 2
-    x = _log_softmax(raw, 1) if v % 3 != 2 else raw - 1.0  # the last: not log-softmaxed
+    x = _log_softmax(raw, 1) if v % 3 != 2 else _log_softmax(raw, 1) - 0.5  # the last: rows of exp sum to 0.61
     y = rng.integers(0, shape[1], (shape[0],) + shape[2:])
     return [x, np.asarray(y, np.int64)], {}
 
@@ -663,11 +663,27 @@ def test_ctc_keras_does_not_divide_by_target_length():
     assert r.value == pytest.approx(per_seq.mean(), rel=1e-9)
 
 
-def test_unnormalised_probabilities_are_renormalised_by_keras():
+@pytest.mark.filterwarnings("ignore:input does not look like log-probabilities")
+def test_unnormalised_probabilities_are_renormalised_by_keras_not_sklearn():
     rng = np.random.default_rng(6)
-    tensors, options = nll_case(rng, 2)  # input not log-softmaxed
+    tensors, options = nll_case(rng, 2)  # exp(input) rows sum to e^-0.5
     r = convention_value("nll", "keras", tensors, options, "float64")
-    assert any("renormalises" in d for d in r.differences)
+    assert any("renormalises" in d and "4 of 4 rows" in d for d in r.differences)
+    r = convention_value("nll", "optax", tensors, options, "float64")
+    assert any("not log-softmaxed" in d for d in r.differences)
+    r = convention_value("nll", "sklearn", tensors, options, "float64")
+    assert any("does not renormalise" in d for d in r.differences)
+    from losscalc import compute
+    assert r.value == pytest.approx(float(compute("nll", *tensors).value), rel=1e-12)
+
+
+def test_sklearn_refuses_probabilities_above_1():
+    metrics = framework("sklearn")
+    x, y = np.array([[1.0, -2.0], [0.5, 0.1]]), np.array([0, 1])
+    with pytest.raises(ValueError, match="greater than 1"):
+        metrics.log_loss(y, np.exp(x), labels=[0, 1])
+    with pytest.raises(LossError, match="above 1"):
+        convention_value("nll", "sklearn", [x, y], {}, None)
 
 
 @pytest.mark.parametrize("loss,make", [("multilabel_soft_margin", multilabel_case), ("soft_margin", signs_case),
@@ -732,6 +748,15 @@ def test_keras_ctc_refuses_short_input_lengths():
     tensors[2][0] = 9
     with pytest.raises(LossError, match="input_lengths"):
         convention_value("ctc", "keras", tensors, options, None)
+
+
+def test_compare_gives_every_framework_or_its_refusal():
+    from losscalc.conventions import compare
+    out = compare("bce", CONFIDENT_MISS, {}, None)
+    assert list(out) == list(FRAMEWORKS)
+    assert out["torch"] is None
+    assert round(out["keras"].value, 2) == 16.12 and round(out["sklearn"].value, 2) == 36.04
+    assert isinstance(out["optax"], LossError) and "frameworks that have one: torch, keras, sklearn" in str(out["optax"])
 
 
 def test_torch_is_the_loss_itself():

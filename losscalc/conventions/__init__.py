@@ -10,6 +10,7 @@ alike but compute something else (for `explain`; `--convention` refuses them).
     all_equivalents(loss) -> tuple[Equivalent]    every one (cross_entropy has one per target form)
     near_misses(loss) -> tuple[NearMiss]
     convention_value(loss, framework, tensors, options, dtype) -> ConventionResult | None
+    compare(loss, tensors, options, dtype) -> {framework: ConventionResult | LossError | None}
     describe(loss) -> list[str]                   lines for `losscalc explain LOSS`
 
 The tensors are losscalc's, in PyTorch's forward order, already checked by losscalc's own kernel
@@ -33,7 +34,7 @@ from . import sklearn as _sklearn
 from ._common import Equivalent, NearMiss, Outcome
 
 __all__ = ["FRAMEWORKS", "Equivalent", "NearMiss", "ConventionResult", "equivalents", "all_equivalents",
-           "near_misses", "convention_value", "describe"]
+           "near_misses", "convention_value", "compare", "describe"]
 
 FRAMEWORKS = ("torch", "keras", "optax", "sklearn")
 
@@ -199,6 +200,23 @@ def convention_value(loss_name: str, framework: str, tensors: list, options: dic
             differences += ("computed in float32, jax's default without jax_enable_x64 (losscalc's default "
                             "is float64)",)
     return ConventionResult(outcome.value, eq.function, differences, tuple(outcome.conversions), framework, used)
+
+
+def compare(loss_name: str, tensors: list, options: dict | None = None, dtype: str | None = None,
+            frameworks=FRAMEWORKS) -> dict[str, ConventionResult | LossError | None]:
+    """For `--compare`: framework -> its ConventionResult, or the LossError that says why it has
+    none (no equivalent, an option it cannot honour, inputs it refuses); torch -> None (losscalc's
+    own value). An unknown loss or framework still raises."""
+    out: dict[str, ConventionResult | LossError | None] = {}
+    for framework in frameworks:
+        if framework.strip().lower() not in FRAMEWORKS:
+            raise LossError(f"unknown convention {framework!r}; the conventions are: {', '.join(FRAMEWORKS)}.")
+        try:
+            out[framework] = convention_value(loss_name, framework, tensors, options, dtype)
+        except LossError as refused:
+            _loss(loss_name)  # an unknown loss is the caller's error, not a framework's refusal
+            out[framework] = refused
+    return out
 
 
 def describe(loss_name: str) -> list[str]:

@@ -269,6 +269,10 @@ def _poisson(tensors, options, reduction, dtype):
         with np.errstate(over="ignore"):
             rate = np.exp(x)
         conversions.append("exp(input): with --log-input the input is the log of the rate; Keras's Poisson takes the rate")
+        moved = int(np.count_nonzero((t != 0) & (rate < 0.1)))  # where + 1e-7 moves log(rate) by over 1e-6
+        if moved:
+            lines += (f"Keras takes log(exp(input) + {EPSILON:g}) where torch uses the input itself: it moves "
+                      f"the log by more than 1e-6 for {moved} of {t.size} elements",)
     else:
         rate = x
         lines += (f"Keras adds epsilon {EPSILON:g} inside the log where torch adds --eps "
