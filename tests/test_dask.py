@@ -285,3 +285,53 @@ def test_local_cluster_without_a_scheduler(here):
     local = value("cross_entropy", *CASES["cross_entropy"])
     dask = value("cross_entropy", *CASES["cross_entropy"], "--engine", "dask")
     assert dask == pytest.approx(local, rel=1e-12, abs=0)
+
+
+def test_every_loss_example_in_chunks(cluster, monkeypatch):
+    """Every registered loss, its example cut into one-item chunks: the same value and elements."""
+    from losscalc.cli import compute_params, parse_example
+    from losscalc.registry import losses
+
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "1")
+    split = 0
+    for loss in losses():
+        params = parse_example(loss)
+        for reduction in ("none", params["reduction"]):
+            try:
+                local = compute_params(loss, {**params, "reduction": reduction})
+            except LossError:  # an example the local engine refuses is not this test's business
+                continue
+            dask = compute_params(loss, {**params, "reduction": reduction, "engine": "dask",
+                                         "scheduler": cluster.address})
+            split += len(local.plan) > 1
+            got, want = np.asarray(dask.value, float), np.asarray(local.value, float)
+            assert got.shape == want.shape, loss.name
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True, err_msg=loss.name)
+    assert split > 20
+
+
+def test_warnings_and_non_finite_counts_as_the_local_engine(cluster, here, tmp_path):
+    logq, p = np.array(here["logq"]), np.array(here["p"])
+    logq[[9, 30], 1] = 0.5  # positive log-probabilities in two chunks: one warning, counted
+    p[33, 2] = np.nan  # a NaN in a late chunk: counted on the worker
+    np.save(tmp_path / "logq.npy", logq), np.save(tmp_path / "p.npy", p)
+    args = ["kl_div", str(tmp_path / "logq.npy"), str(tmp_path / "p.npy"), "--reduction", "sum", "--format", "value"]
+    local, dask = run(*args), run(*args, "--engine", "dask", "--scheduler", cluster.address)
+    assert local.exit_code == dask.exit_code == 0
+    assert "positive value(s)" in local.stderr and "1 NaN" in local.stderr
+    assert dask.stderr == local.stderr and dask.stdout == local.stdout == "nan\n"
+
+
+def test_relative_paths_are_made_absolute_for_the_workers(cluster, here, tmp_path, monkeypatch):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(tmp_path / "pairs.h5", "w") as f:
+        f["x"], f["y"] = here["pred"], here["target"]
+    monkeypatch.chdir(tmp_path)  # the workers run in another directory: "pairs.h5" is not theirs
+    got = value("mse", "pairs.h5:x", "pairs.h5:y", "--engine", "dask", "--scheduler", cluster.address)
+    assert got == pytest.approx(value("mse", "pairs.h5:x", "pairs.h5:y"), rel=1e-12, abs=0)
+
+
+def test_without_dask_the_install_line(here, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
+    r = run("mse", "pred", "target", "--engine", "dask")
+    assert r.exit_code == 2 and "pip install 'losscalc[dask]'" in r.stderr

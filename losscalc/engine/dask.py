@@ -51,6 +51,8 @@ SPLIT_EVERY = 8  # summaries added per combine task: the fan-in of the tree redu
 WINDOW = 16  # chunk tasks in flight when their elements stream to the client
 LOCAL_WORKERS = 2
 INSTALL = "pip install 'losscalc[dask]'"
+SEE = "Workers read the input files from their paths themselves: every worker must see that path, " \
+      "with the same contents."
 
 
 # ---- on the workers ------------------------------------------------------------------------
@@ -111,31 +113,41 @@ class _Guarded(LazyArray):
     def read(self, start: int, stop: int) -> np.ndarray:
         try:
             return np.asarray(self.inner[start:stop])
-        except LossError:
-            raise
+        except LossError as exc:  # the reader's own words; if the worker cannot see the file, say why
+            if os.access(self.path, os.R_OK):
+                raise
+            raise LossError(f"{str(exc).rstrip('.')}, on a Dask worker. {SEE}") from None
         except (OSError, ValueError, EOFError, MemoryError) as exc:
-            raise LossError(
-                f"{self.label}: a Dask worker could not read {self.path!r} "
-                f"({getattr(exc, 'strerror', None) or exc}). Workers read the input files from their "
-                "paths themselves: every worker must see that path, with the same contents.") from None
+            raise LossError(f"{self.label}: a Dask worker could not read {self.path!r} "
+                            f"({getattr(exc, 'strerror', None) or exc}). {SEE}") from None
 
 
 # ---- on the client -------------------------------------------------------------------------
 
-def _absolute(reader, label: str):
-    """A copy of a reader (a LazyArray holding a path) whose path is absolute, guarded."""
-    path = getattr(reader, "path", None)
-    if not isinstance(path, str):
-        return reader
-    reader = copy.copy(reader)
-    reader.path = os.path.abspath(path)
-    return _Guarded(reader, label, reader.path)
+def _whole_map(a) -> bool:
+    """An np.memmap of a whole file region (np.load's), which a Mapped can stand for."""
+    return isinstance(a, np.memmap) and isinstance(getattr(a, "filename", None), str) \
+        and a.base is not None and not isinstance(a.base, np.ndarray)
+
+
+def _for_workers(a, label: str):
+    """A reader as sent: a memory map as its path (readers.npy.Mapped), a LazyArray holding a
+    path copied with the path made absolute, both guarded; anything else as it is."""
+    from ..readers.npy import Mapped
+
+    if _whole_map(a):
+        a = Mapped.of(a)
+    path = getattr(a, "path", None)
+    if not isinstance(a, LazyArray) or not isinstance(path, str):
+        return a
+    a = copy.copy(a)
+    a.path = os.path.abspath(path)
+    return _Guarded(a, label, a.path)
 
 
 def for_workers(plan):
     """A copy of `plan` as it is sent to the cluster: every reader's path made absolute on the
     client (workers may run in another directory), shard by shard; the data is not read."""
-    from ..readers.npy import Mapped
     from ..readers.shards import Shards
 
     sent = copy.copy(plan)
@@ -143,16 +155,11 @@ def for_workers(plan):
     for name, a in plan.inputs.items():
         if isinstance(a, Shards):
             shards = copy.copy(a)
-            shards.members = [_absolute(m, f"{name} (shard {shard})") if isinstance(m, LazyArray) else m
-                              for m, shard in zip(a.members, a.names)]
+            shards.members = [_for_workers(m, f"{name} (shard {shard})") for m, shard in zip(a.members, a.names)]
             inputs[name] = shards
-        elif isinstance(a, np.memmap) and isinstance(getattr(a, "filename", None), str) and a.base is not None \
-                and not isinstance(a.base, np.ndarray):  # a whole memory map: send its path, not its data
-            inputs[name] = _absolute(Mapped.of(a), f"{name} (file {os.path.basename(a.filename)})")
-        elif isinstance(a, LazyArray):
-            inputs[name] = _absolute(a, f"{name} (file {os.path.basename(str(getattr(a, 'path', '')))})")
         else:
-            inputs[name] = a
+            path = getattr(a, "filename", None) if isinstance(a, np.memmap) else getattr(a, "path", "")
+            inputs[name] = _for_workers(a, f"{name} (file {os.path.basename(str(path))})")
     sent.inputs = inputs
     return sent
 
