@@ -179,6 +179,14 @@ def _connect(distributed, scheduler: str | None, timeout: float):
 
     address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or dask.config.get("scheduler-address", None)
     if address:
+        from distributed.comm.addressing import parse_address, parse_host_port
+
+        try:  # a malformed address said before a Client is made (a failed one complains when collected)
+            scheme, location = parse_address(str(address), strict=False)
+            if scheme in ("tcp", "tls"):
+                parse_host_port(location)
+        except ValueError as exc:
+            raise LossError(f"--scheduler: {address!r} is not a Dask scheduler address ({exc}).") from None
         try:
             client = distributed.Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
