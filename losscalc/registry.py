@@ -28,18 +28,80 @@ class Tensor:
 
 
 @dataclass(frozen=True)
+class Constraint:
+    """What an option's value must be: a test, and the words for it ("greater than 0", "1 or 2")
+    that the error, the help and `explain` all show. Made by `greater_than`, `at_least`,
+    `at_most` and `one_of`; `why` (PyTorch's reason) goes into the error only."""
+
+    test: Callable[[Any], bool]
+    text: str
+    why: str = ""
+    values: tuple | None = None  # the allowed values, for `one_of`
+
+    def allows(self, value) -> bool:
+        try:
+            return bool(self.test(value))
+        except TypeError:  # e.g. a string given for a number through compute()
+            return False
+
+
+def greater_than(bound, *, nan: bool = False, why: str = "") -> Constraint:
+    """value > bound. nan: NaN is let through, as PyTorch's `if value <= bound: raise` lets it."""
+    return Constraint(lambda v: v > bound or (nan and v != v), f"greater than {bound}", why)
+
+
+def at_least(bound, *, why: str = "") -> Constraint:
+    """value >= bound (NaN refused, as PyTorch's TORCH_CHECK(value >= bound) refuses it)."""
+    return Constraint(lambda v: v >= bound, f"{bound} or more", why)
+
+
+def at_most(bound, *, nan: bool = False, why: str = "") -> Constraint:
+    """value <= bound. nan: NaN is let through, as PyTorch's `if value > bound: raise` lets it."""
+    return Constraint(lambda v: v <= bound or (nan and v != v), f"at most {bound}", why)
+
+
+def one_of(*values, why: str = "") -> Constraint:
+    """value is one of `values` (strings for a choice on the command line)."""
+    words = [str(v) for v in values]
+    text = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    return Constraint(lambda v: v in values, text, why, values)
+
+
+@dataclass(frozen=True)
 class Option:
-    """A loss option. type: float, int, bool, str (with choices) or "tensor"."""
+    """A loss option. type: float, int, bool, str (with `one_of` choices) or "tensor".
+    `constraint` is what PyTorch accepts; everything that checks or describes the option
+    derives from it: `check` (the kernels, `compute`), `help_text` (the CLI help, `explain`)
+    and `choices` (the CLI's choice list)."""
 
     name: str
     type: Any
     default: Any
     help: str
-    choices: tuple[str, ...] | None = None
+    constraint: Constraint | None = None
 
     @property
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
+
+    @property
+    def choices(self) -> tuple[str, ...] | None:
+        """The allowed values of a str option with a `one_of` constraint, else None."""
+        c = self.constraint
+        return tuple(c.values) if self.type is str and c is not None and c.values is not None else None
+
+    @property
+    def help_text(self) -> str:
+        """The help with the constraint in words, e.g. "where the squared part turns linear (greater than 0)"."""
+        return f"{self.help} ({self.constraint.text})" if self.constraint else self.help
+
+    def check(self, value) -> None:
+        """Raise a LossError naming the flag, the value and the constraint, unless the value keeps it."""
+        c = self.constraint
+        if c is not None and not c.allows(value):
+            why = f" ({c.why})" if c.why else ""
+            shown = repr(value) if isinstance(value, str) else value
+            raise LossError(f"{self.flag} must be {c.text}{why}; got {shown}.")
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,18 @@ import math
 import numpy as np
 
 from ..errors import LossError, warn
-from ..registry import Loss, Option, Tensor
-from .common import KernelOut, check_same_shape, shape_str
+from ..registry import Loss, Option, Tensor, at_least
+from .common import KernelOut, at_index, check_probabilities, check_same_shape, first_index, first_value, shape_str
+from .numerics import log_sigmoid, sigmoid, xlogy
 
 LOG2 = math.log(2.0)
-
-
-def _at(mask: np.ndarray) -> tuple[tuple, str]:
-    """The first position where `mask` holds, and ` at index [...]` (empty for a 0-d mask)."""
-    pos = tuple(int(i) for i in np.argwhere(mask)[0])
-    return pos, f" at index {list(pos)}" if pos else ""
 
 
 def _check_nonnegative(t: np.ndarray, name: str, hint: str) -> None:
     negative = t < 0
     if negative.any():
-        pos, where = _at(negative)
-        raise LossError(f"{name}: the value {t[pos]}{where} is negative ({int(negative.sum())} such value(s)); {hint}")
+        raise LossError(f"{name}: the value {first_value(t, negative)}{at_index(first_index(negative))} is negative "
+                        f"({int(negative.sum())} such value(s)); {hint}")
 
 
 def _check_rows(t: np.ndarray, name: str, loss: str) -> None:
@@ -40,28 +35,16 @@ def _check_rows(t: np.ndarray, name: str, loss: str) -> None:
 
 
 def _warn_unless_rows_sum_to_1(p: np.ndarray, name: str, loss: str) -> None:
-    """Rows off 1 by more than 1e-3 (NaN rows are left to the non-finite warning)."""
-    sums = p.sum(axis=-1)
-    off = np.abs(sums - 1) > 1e-3
-    if off.any():
-        pos, where = _at(off)
-        first = f"row{where.replace(' at index', '')}, " if pos else ""
-        warn(f"{name}: {int(off.sum())} of {off.size} row(s) do not sum to 1 ({first}sum {float(sums[pos]):.6g}). "
-             f"{loss} takes probability rows as they are; SciPy would divide each row by its sum first. "
-             "Normalise the rows yourself (or apply a softmax to logits) if that is what you meant.")
+    check_probabilities(p, name, f"{loss} takes probability rows as they are; SciPy would divide each row by its "
+                                 "sum first. Normalise the rows yourself (or apply a softmax to logits) if that is "
+                                 "what you meant.")
 
 
 def _warn_outside_unit(t: np.ndarray, name: str, hint: str) -> None:
     outside = (t < 0) | (t > 1)
     if outside.any():
-        pos, where = _at(outside)
-        warn(f"{name} holds {int(outside.sum())} value(s) outside [0, 1], first {t[pos]}{where}; {hint}")
-
-
-def _x_log_x_over(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """x log(x / y), 0 where x = 0 (SciPy's rel_entr for x, y >= 0); NaN propagates."""
-    with np.errstate(all="ignore"):
-        return np.where(x == 0, np.zeros((), x.dtype), x * np.log(x / y))
+        warn(f"{name} holds {int(outside.sum())} value(s) outside [0, 1], first {first_value(t, outside)}"
+             f"{at_index(first_index(outside))}; {hint}")
 
 
 def js_div(p, q):
@@ -91,8 +74,9 @@ def js_div(p, q):
     for t, name in ((p, "p"), (q, "q")):
         _warn_unless_rows_sum_to_1(t, name, "js_div")
     m = (p + q) / 2
-    kl_p = _x_log_x_over(p, m).sum(axis=-1)
-    kl_q = _x_log_x_over(q, m).sum(axis=-1)
+    with np.errstate(all="ignore"):
+        kl_p = xlogy(p, p / m).sum(axis=-1)  # SciPy's rel_entr(p, m)
+        kl_q = xlogy(q, q / m).sum(axis=-1)
 
     def backward(g):
         with np.errstate(all="ignore"):
@@ -121,9 +105,7 @@ def entropy(p):
     _check_rows(p, "p", "entropy")
     _check_nonnegative(p, "p", "entropy takes probabilities; apply a softmax to logits first.")
     _warn_unless_rows_sum_to_1(p, "p", "entropy")
-    with np.errstate(all="ignore"):
-        p_log_p = np.where(p == 0, np.zeros((), p.dtype), p * np.log(p))
-    elements = -p_log_p.sum(axis=-1)
+    elements = -xlogy(p, p).sum(axis=-1)
 
     def backward(g):
         with np.errstate(all="ignore"):
@@ -150,9 +132,9 @@ def _sample_weights(w, values: np.ndarray, flag: str, name: str) -> np.ndarray:
     sums = w.sum(axis=-1)
     bad = ~((sums > 0) & (sums < np.inf))
     if bad.any():
-        pos, where = _at(bad)
+        pos = first_index(bad)
         row = f"the weights of row {list(pos)}" if pos else "the weights"
-        raise LossError(f"{flag}: {row} sum to {float(sums[pos]):.6g}; each row's sum must be positive and finite "
+        raise LossError(f"{flag}: {row} sum to {float(first_value(sums, bad)):.6g}; each row's sum must be positive and finite "
                         "(the weights are normalised to sum 1). Leave the option out for equal weights.")
     return w
 
@@ -212,11 +194,6 @@ def wasserstein(u_values, v_values, *, u_weights=None, v_weights=None):
     return KernelOut(elements, {"E[u]": mean_u, "E[v]": mean_v}, shown_inputs=(), backward=backward)
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
-
-
 def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
     """Sigmoid focal loss (torchvision.ops.sigmoid_focal_loss): binary cross entropy on logits,
     scaled down for well-classified elements.
@@ -246,9 +223,9 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
         warn(f"--alpha {alpha} is above 1, so the negative class gets the negative weight 1 - α; α is the "
              "positive class's share, in [0, 1] (or negative for no weighting). torchvision computes anyway.")
     x, t = input, target
-    p = _sigmoid(x)
+    p = sigmoid(x)
     with np.errstate(all="ignore"):
-        ce = (1 - t) * x - (np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x))))
+        ce = (1 - t) * x - log_sigmoid(x)
         p_t = p * t + (1 - p) * (1 - t)
         a = 1 - p_t
         mod = a ** gamma
@@ -305,6 +282,9 @@ def log_cosh(input, target):
     return KernelOut(elements, {"x - y": d}, backward=backward)
 
 
+_SMOOTH = Option("smooth", float, 1.0, "added to the numerator and the denominator", at_least(0))
+
+
 def dice(input, target, *, smooth=1.0):
     """Soft Dice loss per sample: one minus the smoothed Dice coefficient of prediction and target.
 
@@ -324,8 +304,7 @@ def dice(input, target, *, smooth=1.0):
         denominator, with the common additive smoothing in numerator and denominator)
     """
     check_same_shape(input, target, "input", "target")
-    if not smooth >= 0:
-        raise LossError(f"--smooth must be 0 or more; got {smooth}.")
+    _SMOOTH.check(smooth)
     _warn_outside_unit(input, "input", "dice expects probabilities (apply a sigmoid or softmax to logits first).")
     _warn_outside_unit(target, "target", "dice expects targets in [0, 1], usually 0 or 1.")
     axes = tuple(range(1, input.ndim)) if input.ndim >= 2 else tuple(range(input.ndim))
@@ -422,7 +401,7 @@ LOSSES = [
     Loss(
         "dice", dice,
         (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
-        (Option("smooth", float, 1.0, "added to the numerator and the denominator (0 or more)"),),
+        (_SMOOTH,),
         layout="rows",
         reference="the soft Dice loss of V-Net (Milletari et al., 2016)",
         aliases=("dice_loss", "soft_dice", "DiceLoss"),

@@ -6,7 +6,9 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, check_same_shape, shape_str, warn_unless_pm1, warn_if_broadcast
+from .common import (KernelOut, at_index, check_same_shape, first_index, first_value, shape_str, warn_unless_pm1,
+                     warn_if_broadcast)
+from .numerics import log_sigmoid, sigmoid
 
 _SAME = " (PyTorch refuses to broadcast them for this loss)"
 
@@ -15,10 +17,9 @@ def _check_unit_interval(t: np.ndarray, name: str, hint: str) -> None:
     """Every value in [0, 1] (NaN is outside too, as PyTorch's check has it)."""
     bad = ~((t >= 0) & (t <= 1))
     if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = f" at index {list(pos)}" if pos else ""
         raise LossError(
-            f"{name}: the value {t[pos]}{where} is outside [0, 1] ({int(bad.sum())} such value(s)); {hint}"
+            f"{name}: the value {first_value(t, bad)}{at_index(first_index(bad))} is outside [0, 1] "
+            f"({int(bad.sum())} such value(s)); {hint}"
         )
 
 
@@ -34,6 +35,20 @@ def _expand(t: np.ndarray | None, shape, name: str) -> np.ndarray | None:
             "counted from the right, each of its dimensions must equal the input's or be 1, and it may "
             "not have more dimensions than the input."
         ) from None
+
+
+def _weighted(elements, terms: dict, w, grads) -> KernelOut:
+    """The element losses times --weight w when it is given (shown as a term), with the backward
+    of the weighted loss: grads(g) gives the unweighted (∂/∂input, ∂/∂target), each times w."""
+    def backward(g):
+        gx, gy = grads(g)
+        if w is not None:
+            gx, gy = gx * w, gy * w
+        return {"input": gx, "target": gy}
+
+    if w is None:
+        return KernelOut(elements, terms, backward=backward)
+    return KernelOut(elements * w, {**terms, "weight": w}, backward=backward)
 
 
 def bce(input, target, *, weight=None):
@@ -70,13 +85,9 @@ def bce(input, target, *, weight=None):
         eps = input.dtype.type(np.float32(1e-12))
         gx = g * (input - target) / np.maximum((1 - input) * input, eps)
         gy = -np.log(input / (1 - input)) * g
-        if w is not None:
-            gx, gy = gx * w, gy * w
-        return {"input": gx, "target": gy}
+        return gx, gy
 
-    if w is None:
-        return KernelOut(elements, terms, backward=backward)
-    return KernelOut(elements * w, {**terms, "weight": w}, backward=backward)
+    return _weighted(elements, terms, w, backward)
 
 
 def bce_with_logits(input, target, *, weight=None, pos_weight=None):
@@ -105,7 +116,7 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
             f"target holds {int(outside.sum())} value(s) outside [0, 1]; bce_with_logits expects "
             "probabilities, usually 0 or 1 (for labels in {-1, 1}, use soft_margin). PyTorch computes anyway."
         )
-    log_sig = _log_sigmoid(input)
+    log_sig = log_sigmoid(input)
     terms = {"log σ(x)": log_sig}
     if pw is not None:
         factor = (pw - 1) * target + 1
@@ -119,25 +130,16 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
             with pos_weight p: ∂l/∂x = w ((p y + 1 - y) σ(x) - p y),
                                ∂l/∂y = w (log σ(-x) - p log σ(x))
         """
-        sig = 1 / (1 + np.exp(-input))
+        sig = sigmoid(input)
         if pw is None:
             gx, gy = (sig - target) * g, -input * g
         else:
             t = pw * target
             gx = ((t + 1 - target) * sig - t) * g
-            gy = (_log_sigmoid(-input) - _log_sigmoid(input) * pw) * g
-        if w is not None:
-            gx, gy = gx * w, gy * w
-        return {"input": gx, "target": gy}
+            gy = (log_sigmoid(-input) - log_sigmoid(input) * pw) * g
+        return gx, gy
 
-    if w is None:
-        return KernelOut(elements, terms, backward=backward)
-    return KernelOut(elements * w, {**terms, "weight": w}, backward=backward)
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    """log σ(x) = min(x, 0) - log(1 + exp(-|x|)), finite for large |x|."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    return _weighted(elements, terms, w, backward)
 
 
 def soft_margin(input, target):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError, warn
-from ..registry import Loss, Option, Tensor
-from .common import KernelOut, check_class_indices, check_size, shape_str
+from ..registry import Loss, Option, Tensor, at_most
+from .common import KernelOut, check_class_indices, check_probabilities, check_size, shape_str, sums_to_1
 
 CHUNK = 1 << 18  # elements per block of the log-sum-exp: 1-2 MiB, the L2 cache of one core (1 << 20 is ~10% slower)
 SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
@@ -239,16 +239,15 @@ def _nll_backward(x, y, ignored, wy, shape):
     return backward
 
 
-def _item(flat: int, shape) -> str:
-    """The position of one loss element, for messages."""
-    return str([int(i) for i in np.unravel_index(flat, shape)]) if shape else "()"
+_LABEL_SMOOTHING = Option("label_smoothing", float, 0.0, "ε: mix ε/C of every class into the target",
+                          at_most(1, nan=True, why="PyTorch refuses more; it ignores a negative value"))
 
 
 def _smoothing(label_smoothing: float) -> float:
-    if label_smoothing > 1:
-        raise LossError(f"--label-smoothing must be between 0.0 and 1.0; got {label_smoothing}.")
+    _LABEL_SMOOTHING.check(label_smoothing)
     if not label_smoothing >= 0:
-        warn(f"--label-smoothing {label_smoothing} is negative: PyTorch silently ignores it and computes without "
+        what = "negative" if label_smoothing < 0 else "not a number"
+        warn(f"--label-smoothing {label_smoothing} is {what}: PyTorch silently ignores it and computes without "
              "smoothing, and so does losscalc. Did you mean a value in [0, 1]?")
     return label_smoothing if label_smoothing > 0 else 0.0
 
@@ -347,13 +346,10 @@ def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> Ker
     n, c, d = x.shape
     p = target.reshape(x.shape)
     psum = p.sum(axis=1)
-    off = ~(np.abs(psum - 1) <= 1e-3) | (p < 0).any(axis=1)
-    if c and off.any():
-        first = int(np.argmax(off))
-        warn(f"target is read as class probabilities (it has the input's shape), but {int(off.sum())} of {off.size} "
-             f"item(s) have probabilities that do not sum to 1 or are negative (first: item {_item(first, out_shape)}, "
-             f"sum {float(psum.flat[first]):.6g}). PyTorch computes anyway; did you mean a softmax of the target, "
-             "or class indices?")
+    if c:
+        check_probabilities(target, "target", "A target of the input's shape is read as class probabilities; PyTorch "
+                                              "computes anyway. Did you mean a softmax of the target, or class indices?",
+                            axis=1 if target.ndim > 1 else 0, rows="item(s)")
     m, logs, dot, qsum = _lse_blocks(x, vec=weight, probs=p, smoothing=eps)
     elements = qsum * logs - dot
     terms = {"Σ target": psum.reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
@@ -382,7 +378,7 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     y = _index_target(input, target, n, d)
     check_class_indices(target, c, "target", ignore_index)
     ignored, ysafe = _ignored(y, ignore_index)
-    _warn_unless_log_probs(x, out_shape)
+    _warn_unless_log_probs(input, x)
     zero = np.zeros((), x.dtype)
     x_y = _pick(x, ysafe)
     wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
@@ -394,24 +390,18 @@ def nll(input, target, *, weight=None, ignore_index=-100):
                          _unless_1d_with_1_target(input, target, _nll_backward(x, ysafe, ignored, wy, input.shape)))
 
 
-def _warn_unless_log_probs(x: np.ndarray, out_shape) -> None:
+def _warn_unless_log_probs(input: np.ndarray, x: np.ndarray) -> None:
     """Warn when exp(input) rows do not sum to 1 (checked on the first ~CHUNK elements' items)."""
     n, c, d = x.shape
     if not x.size:
         return
-    head = x[: max(1, CHUNK // (c * d))]
-    m, logs, _, _ = _lse_blocks(head)
-    lse = m + logs
-    off = np.abs(lse) > 1e-2  # Σ exp(x) off by about 1% or more; NaN rows are not counted
-    if off.any():
-        first = int(np.argmax(off))
-        hint = "; all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
-        if np.allclose(head.sum(axis=1), 1, atol=1e-3):
-            hint = "; the input rows themselves sum to 1: they look like probabilities"
-        warn(f"input does not look like log-probabilities: exp(input) sums to {float(np.exp(lse.flat[first])):.6g}, "
-             f"not 1, over the classes of {int(off.sum())} of {off.size} item(s) checked (first: item "
-             f"{_item(first, out_shape)}){hint}. nll expects log_softmax output: take the log of probabilities "
-             "first, or use cross_entropy on raw scores.")
+    head, axis = (input[: max(1, CHUNK // (c * d))], 1) if input.ndim > 1 else (input, 0)
+    hint = ": all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
+    if sums_to_1(head.sum(axis=axis)).all():
+        hint = ": its rows themselves sum to 1, as probabilities do"
+    check_probabilities(head, "input", f"It does not look like log-probabilities{hint}. nll expects log_softmax "
+                                       "output: take the log of probabilities first, or use cross_entropy on raw "
+                                       "scores.", axis=axis, log=True, rows="item(s) checked")
 
 
 _IGNORE = Option("ignore_index", int, -100, "target value whose items are left out of the loss and of the mean")
@@ -423,7 +413,7 @@ LOSSES = [
         (Tensor("input", help="scores (logits) over C classes"),
          Tensor("target", "any", "class indices, or class probabilities of the input's shape")),
         (CLASS_WEIGHT, _IGNORE,
-         Option("label_smoothing", float, 0.0, "ε in [0, 1]: mix ε/C of every class into the target")),
+         _LABEL_SMOOTHING),
         layout="rows",
         aliases=("CrossEntropyLoss", "ce", "xent", "softmax_cross_entropy", "categorical_crossentropy"),
         torch="CrossEntropyLoss",

@@ -16,6 +16,12 @@ __all__ = [
     "check_same_shape",
     "check_class_indices",
     "check_size",
+    "first_index",
+    "first_value",
+    "at_index",
+    "check_probabilities",
+    "SUM_TOLERANCE",
+    "sums_to_1",
     "warn_if_broadcast",
     "warn_unless_pm1",
     "shape_str",
@@ -30,13 +36,26 @@ CHUNK_START: contextvars.ContextVar[int] = contextvars.ContextVar("chunk_start",
 
 
 def first_index(mask: np.ndarray, batch_axis: int | None = 0) -> tuple[int, ...]:
-    """The index of the first True of `mask`, in the coordinates of the whole input: the
-    chunk's start is added along `batch_axis` (None: the mask is over a tensor the engine
-    passes whole, such as a class weight)."""
-    pos = [int(i) for i in np.argwhere(mask)[0]]
+    """The index of the first True of `mask` (in C order; `mask` holds at least one), in the
+    coordinates of the whole input, for a message: the chunk's start is added along
+    `batch_axis`, the axis along which the engine slices the tensor the mask is over (0 for
+    most; None for a tensor the engine passes whole, such as a class weight, and for the
+    arrays at hand, to index them). A 0-d mask gives ()."""
+    pos = [int(i) for i in np.unravel_index(int(np.argmax(mask)), np.shape(mask))]
     if batch_axis is not None and len(pos) > batch_axis:
         pos[batch_axis] += CHUNK_START.get()
     return tuple(pos)
+
+
+def first_value(t: np.ndarray, mask: np.ndarray):
+    """The value of `t` at the first True of `mask`, a mask of t's shape (the chunk's own
+    coordinates: what `first_index` names)."""
+    return t.flat[int(np.argmax(mask))]
+
+
+def at_index(pos: tuple[int, ...]) -> str:
+    """` at index [i, j]` for a message, or nothing for the one element of a 0-d tensor."""
+    return f" at index {list(pos)}" if pos else ""
 
 
 def shape_str(shape) -> str:
@@ -93,23 +112,82 @@ def check_class_indices(target: np.ndarray, n_classes: int, name: str = "target"
     if ignore_index is not None:
         bad &= target != ignore_index
     if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        where = f" at index {list(pos)}" if pos else ""
         raise LossError(
-            f"{name}: class index {int(target[pos])}{where} is out of range; expected 0 to "
+            f"{name}: class index {int(first_value(target, bad))}{at_index(first_index(bad))} is out of range; expected 0 to "
             f"{n_classes - 1} for {n_classes} classes"
             + (f" (or the ignore index {ignore_index})." if ignore_index is not None else ".")
         )
+
+
+#: The one tolerance for "rows sum to 1": a row whose sum is within 2e-2 of 1 counts as a
+#: probability distribution. See `check_probabilities` for why this value.
+SUM_TOLERANCE = 2e-2
+
+
+def sums_to_1(sums: np.ndarray) -> np.ndarray:
+    """Where a row's sum is within SUM_TOLERANCE of 1 (not where it is NaN)."""
+    return np.abs(sums - 1) <= SUM_TOLERANCE
+
+
+def check_probabilities(t: np.ndarray, name: str, hint: str, *, axis: int | None = -1, log: bool = False,
+                        rows: str = "row(s)", in_use: np.ndarray | None = None, batch_axis: int | None = 0) -> None:
+    """Warn (PyTorch computes anyway, so nothing is refused) when the rows of `t` along `axis`
+    are not probability distributions: their sum is off 1 by more than SUM_TOLERANCE, or, for
+    probabilities, they hold a negative value. `log`: the rows are log-probabilities, and
+    exp(t) must sum to 1. `axis=None`: rows along any one dimension will do (kl_div does not
+    know where the classes are), checked from the last. `in_use`, a mask of the rows' shape:
+    only those rows count (CTC's frames within the input lengths). A row summing to NaN is not
+    counted: the warning about non-finite values says more. `rows` names the rows in the
+    message, `hint` says what was probably meant; `batch_axis` is t's batch axis (`first_index`).
+
+    The tolerance, 2e-2 for every loss: these warnings are for mistakes, and the mistakes are
+    far off 1 (probabilities given where log-probabilities are expected: Σ exp(p) is at least
+    C + 1 for C classes; logits; multi-hot or unnormalised targets, summing to 2 or to counts).
+    What is not a mistake is close: rows printed to two decimals (1/3 each as 0.33, 0.33, 0.33:
+    0.99; 2/3, 1/6, 1/6 as 0.67, 0.17, 0.17: 1.01; up to 0.005 per class), log-probabilities
+    printed to two decimals (-0.51, -1.2, -2.3: Σ exp = 1.002) and float32 rounding (about 1e-6
+    for a row of 10^4 classes, NumPy summing pairwise). 2e-2 passes those for rows of up to
+    four classes and none of the mistakes; 1e-3 (some checks used it before) warned about
+    0.333, 0.333, 0.333.
+    """
+    if t.ndim == 0:
+        return
+    found = None
+    for a in range(t.ndim - 1, -1, -1) if axis is None else (axis % t.ndim,):
+        with np.errstate(all="ignore"):
+            sums = (np.exp(t) if log else t).sum(axis=a)
+        off = ~sums_to_1(sums) & ~np.isnan(sums)
+        if not log:
+            off |= (t < 0).any(axis=a)
+        if in_use is not None:
+            off &= in_use
+        if not off.any():
+            return
+        found = found or (a, sums, off)
+    a, sums, off = found
+    shown = None if batch_axis is None or a == batch_axis % t.ndim else batch_axis - (a < batch_axis)
+    index = [str(i) for i in first_index(off, shown)]
+    index.insert(a, ":")
+    row = f"{name}[{', '.join(index)}]"
+    total = off.size if in_use is None else int(in_use.sum())
+    bad = int(off.sum())
+    if log:
+        what, row = f"exp({name}) does not sum to 1 in {bad} of {total} {rows}", f"exp({row})"
+    else:
+        negative = " or hold a negative value" if (t < 0).any() else ""
+        what = f"{bad} of {total} {rows} do not sum to 1{negative}"
+    along = " along the last dimension, nor along any other" if axis is None and t.ndim > 1 else ""
+    first = "first: " if bad > 1 else ""
+    warn(f"{name}: {what}{along} ({first}{row} sums to {float(first_value(sums, off)):.6g}). {hint}")
 
 
 def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this loss") -> None:
     """Warn when a target holds values other than 1 and -1 (PyTorch computes silently)."""
     odd = (target != 1) & (target != -1)
     if odd.any():
-        pos = tuple(int(i) for i in np.argwhere(odd)[0])
         warn(
             f"{name} should hold only 1 and -1 for {loss}; it holds {int(odd.sum())} other "
-            f"value(s), first {target[pos]} at index {list(pos)}. PyTorch computes anyway; "
+            f"value(s), first {first_value(target, odd)}{at_index(first_index(odd))}. PyTorch computes anyway; "
             "did you mean labels in {-1, 1} rather than {0, 1}?"
         )
 

@@ -6,7 +6,8 @@ import numpy as np
 
 from ..errors import warn
 from ..registry import REDUCTIONS, Loss, Option, Tensor
-from .common import KernelOut, broadcast, warn_if_broadcast
+from .common import KernelOut, at_index, broadcast, check_probabilities, first_index, first_value, warn_if_broadcast
+from .numerics import xlogy
 
 KL_MEAN_WARNING = (
     "--reduction mean divides the summed KL divergence by the number of elements (batch size "
@@ -22,23 +23,15 @@ def _warn_if_not_log_probabilities(input: np.ndarray) -> None:
         return
     positive = input > 0
     if positive.any():
-        pos = tuple(int(i) for i in np.argwhere(positive)[0])
-        where = f" at index {list(pos)}" if pos else ""
         warn(
-            f"input holds {int(positive.sum())} positive value(s), first {input[pos]}{where}: kl_div "
+            f"input holds {int(positive.sum())} positive value(s), first {first_value(input, positive)}"
+            f"{at_index(first_index(positive))}: kl_div "
             "expects log-probabilities (all <= 0, e.g. the output of log_softmax). Probabilities "
             "given as input make the result meaningless; take their log first. PyTorch computes anyway."
         )
         return
-    if input.ndim == 0:
-        return
-    with np.errstate(over="ignore"):
-        p = np.exp(input)
-    if not any(np.allclose(p.sum(axis=d), 1, rtol=0, atol=1e-2) for d in range(input.ndim)):
-        warn(
-            "rows of exp(input) do not sum to 1 (along the last dimension, nor any other): kl_div "
-            "expects log-probabilities, e.g. the output of log_softmax. PyTorch computes anyway."
-        )
+    check_probabilities(input, "input", "kl_div expects log-probabilities, e.g. the output of log_softmax. "
+                                        "PyTorch computes anyway.", axis=None, log=True)
 
 
 def _warn_on_target(target: np.ndarray, log_target: bool) -> None:
@@ -80,7 +73,7 @@ def kl_div(input, target, *, log_target=False):
         elements = p * (y - x)
         terms = {"exp(y)": p, "y - x": y - x}
     else:
-        y_log_y = np.where(y == 0, np.zeros((), y.dtype), y * np.log(y))  # xlogy(y, y), as PyTorch
+        y_log_y = xlogy(y, y)  # as PyTorch
         y_x = y * x
         elements = y_log_y - y_x
         terms = {"y·log y": y_log_y, "y·x": y_x}
@@ -103,8 +96,7 @@ def _kl_backward(g, x, y, log_target):
         gp = g * p
         return {"input": -gp, "target": g * (y - x) * p + gp}
     zero = np.zeros((), g.dtype)
-    with_log = np.where(g == 0, zero, g * np.log(y))  # xlogy(g, y): 0 where g = 0 unless y is NaN
-    with_log = np.where(np.isnan(y), y, with_log)
+    with_log = np.where(np.isnan(y), y, xlogy(g, y))  # torch.xlogy(g, y): NaN at y = NaN, even where g = 0
     with_log = np.where(y == 0, zero, with_log)  # the mask (self == 0) & (other <= 0), self = other = y
     return {"input": -g * y, "target": with_log + g * y / y - g * x}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError, warn
-from ..registry import Loss, Option, Tensor
+from ..registry import Loss, Option, Tensor, greater_than, one_of
 from .common import KernelOut, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1, torch_sgn
 
 
@@ -124,9 +124,12 @@ def cosine_embedding(input1, input2, target, *, margin=0.0):
     return KernelOut(elements, {"cos": cos}, backward=backward)
 
 
+_TRIPLET_MARGIN = Option("margin", float, 1.0, "how much closer the positive should be",
+                         greater_than(0, nan=True, why="PyTorch's rule for triplet losses"))
+
+
 def _check_triplet(anchor, positive, negative, margin) -> None:
-    if not margin > 0:
-        raise LossError(f"--margin must be greater than 0 (PyTorch's rule for triplet losses); got {margin}.")
+    _TRIPLET_MARGIN.check(margin)
     if not anchor.ndim == positive.ndim == negative.ndim:
         raise LossError(
             "anchor, positive and negative must have the same number of dimensions; got anchor "
@@ -297,13 +300,14 @@ def triplet_margin_with_distance(anchor, positive, negative, *, distance="pairwi
     References:
         torch.nn.TripletMarginWithDistanceLoss, torch.nn.functional.triplet_margin_with_distance_loss
     """
-    if distance not in _DISTANCES:
-        raise LossError(f"--distance: {distance!r} is not one of {', '.join(_DISTANCES)}.")
+    _DISTANCE.check(distance)
     _check_triplet(anchor, positive, negative, margin)
     return _triplet(_DISTANCES[distance], anchor, positive, negative, margin, swap)
 
 
 _DISTANCES = {"pairwise": _pairwise, "cosine": _cosine_distance}
+_DISTANCE = Option("distance", str, "pairwise", "d(u, v): pairwise is the L2 distance (eps 1e-6), cosine is 1 - "
+                   "the cosine similarity", one_of(*_DISTANCES))
 _TRIPLET = (Tensor("anchor"), Tensor("positive", help="should be close to the anchor"),
             Tensor("negative", help="should be far from the anchor"))
 
@@ -340,7 +344,7 @@ LOSSES = [
         "triplet_margin",
         triplet_margin,
         _TRIPLET,
-        (Option("margin", float, 1.0, "how much closer the positive should be (> 0)"),
+        (_TRIPLET_MARGIN,
          Option("p", float, 2.0, "the norm of the pairwise distance"),
          Option("eps", float, 1e-6, "added to the difference before the norm"),
          Option("swap", bool, False, "use min(d(a,n), d(p,n)) as the negative distance")),
@@ -353,9 +357,7 @@ LOSSES = [
         "triplet_margin_with_distance",
         triplet_margin_with_distance,
         _TRIPLET,
-        (Option("distance", str, "pairwise", "pairwise (L2, eps 1e-6) or cosine (1 - cosine similarity)",
-                choices=tuple(_DISTANCES)),
-         Option("margin", float, 1.0, "how much closer the positive should be (> 0)"),
+        (_DISTANCE, _TRIPLET_MARGIN,
          Option("swap", bool, False, "use min(d(a,n), d(p,n)) as the negative distance")),
         layout="rows",
         aliases=("TripletMarginWithDistanceLoss", "triplet_margin_with_distance_loss", "triplet_distance"),

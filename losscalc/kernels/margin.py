@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError, warn
-from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, check_class_indices, shape_str
+from ..registry import Loss, Option, Tensor, one_of
+from .common import KernelOut, at_index, broadcast, check_class_indices, first_index, first_value, shape_str
 from .classification import CHUNK, CLASS_WEIGHT, class_weight
+from .numerics import log_sigmoid
 
 
 def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
@@ -16,6 +17,9 @@ def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
     if input.ndim > 2 or (input.ndim >= 1 and input.shape[-1] == 0):
         raise LossError(f"input {shape_str(input.shape)}: {loss} expects (C) or (N, C) scores with C ≥ 1.")
     return input.reshape(1, -1) if input.ndim < 2 else input
+
+
+_P = Option("p", int, 1, "the power of the hinge", one_of(1, 2, why="the only powers PyTorch supports"))
 
 
 def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
@@ -32,8 +36,7 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
     References:
         torch.nn.MultiMarginLoss, torch.nn.functional.multi_margin_loss
     """
-    if p not in (1, 2):
-        raise LossError(f"--p must be 1 or 2 (the only powers PyTorch supports); got {p}.")
+    _P.check(p)
     x = _matrix(input, "multi_margin")
     n, c = x.shape
     if target.ndim > 1 or target.size != n:
@@ -100,9 +103,8 @@ def multilabel_margin(input, target):
                         "one row of labels per item, padded with -1.")
     bad = (target < -1) | (target >= c)
     if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise LossError(f"target: label {int(target[pos])} at index {list(pos)} is out of range; expected class "
-                        f"indices 0 to {c - 1}, or -1 to end a row's labels.")
+        raise LossError(f"target: label {int(first_value(target, bad))}{at_index(first_index(bad))} is out of "
+                        f"range; expected class indices 0 to {c - 1}, or -1 to end a row's labels.")
     y = target.reshape(n, c)
     valid = np.logical_and.accumulate(y >= 0, axis=1)
     ys = np.where(valid, y, 0)
@@ -152,10 +154,6 @@ def _multilabel_margin_backward(x, x_y, ys, valid, is_target, shape):
     return backward
 
 
-def _log_sigmoid(x):
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
-
-
 def multilabel_soft_margin(input, target, *, weight=None):
     """Multi-label one-versus-all logistic loss, averaged over the classes.
 
@@ -182,7 +180,7 @@ def multilabel_soft_margin(input, target, *, weight=None):
         warn(f"{shapes} are broadcast to {shape_str(x.shape)}, as PyTorch does silently; target should "
              "have the input's shape and --weight shape (C).")
     one = x.dtype.type(1)
-    loss = -(t * _log_sigmoid(x) + (one - t) * _log_sigmoid(-x))
+    loss = -(t * log_sigmoid(x) + (one - t) * log_sigmoid(-x))
     if w:
         loss = loss * w[0]
     axis = input.ndim - 1
@@ -214,7 +212,7 @@ LOSSES = [
     Loss(
         "multi_margin", multi_margin,
         (Tensor("input", help="scores over C classes"), Tensor("target", "index", "class indices")),
-        (Option("p", int, 1, "power of the hinge, 1 or 2"),
+        (_P,
          Option("margin", float, 1.0, "the margin by which the target score should win"), CLASS_WEIGHT),
         layout="rows",
         aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"), torch="MultiMarginLoss",

@@ -8,8 +8,9 @@ from typing import Callable
 import numpy as np
 
 from ..errors import LossError, warn
-from ..registry import Loss, Option, Tensor
-from .common import KernelOut, broadcast, check_same_shape, shape_str, warn_if_broadcast, torch_sgn
+from ..registry import Loss, Option, Tensor, at_least, greater_than
+from .common import (KernelOut, at_index, broadcast, check_same_shape, first_index, first_value, shape_str,
+                     warn_if_broadcast, torch_sgn)
 
 
 _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / Σ w")
@@ -84,6 +85,10 @@ def mse(input, target, *, weight=None):
     return _weighted(diff * diff, lambda: 2 * diff, input, weight, {"x - y": diff})
 
 
+_BETA = Option("beta", float, 1.0, "where the squared part turns linear; 0 gives the L1 loss",
+               at_least(0, why="PyTorch refuses negative values"))
+
+
 def smooth_l1(input, target, *, beta=1.0):
     """Smooth L1 loss: squared near zero, absolute beyond `beta` (beta = 0 is the L1 loss).
 
@@ -100,8 +105,7 @@ def smooth_l1(input, target, *, beta=1.0):
         torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss;
         Girshick, "Fast R-CNN", ICCV 2015
     """
-    if not beta >= 0:
-        raise LossError(f"--beta must be 0 or more (PyTorch refuses negative values); got {beta}.")
+    _BETA.check(beta)
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
     diff = x - y
@@ -114,6 +118,10 @@ def smooth_l1(input, target, *, beta=1.0):
     # NaN stays NaN here, unlike the L1 loss's sgn)
     return KernelOut(elements, {"|x - y|": z, "branch": lambda: np.where(squared, "squared", "linear")},
                      backward=_of_difference(lambda: np.where(squared, diff / beta, np.sign(diff))))
+
+
+_DELTA = Option("delta", float, 1.0, "where the squared part turns linear",
+                greater_than(0, why="PyTorch refuses 0 and negative values"))
 
 
 def huber(input, target, *, delta=1.0, weight=None):
@@ -133,8 +141,7 @@ def huber(input, target, *, delta=1.0, weight=None):
         torch.nn.HuberLoss, torch.nn.functional.huber_loss;
         Huber, "Robust Estimation of a Location Parameter", 1964
     """
-    if not delta > 0:
-        raise LossError(f"--delta must be greater than 0 (PyTorch refuses 0 and negative values); got {delta}.")
+    _DELTA.check(delta)
     warn_if_broadcast(input, target)
     if weight is not None:
         check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
@@ -248,10 +255,9 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
     """
     negative = var < 0
     if negative.any():
-        pos = tuple(int(i) for i in np.argwhere(negative)[0])
-        where = f" at index {list(pos)}" if pos else ""
         raise LossError(
-            f"var holds a negative variance, {var[pos]}{where}; variances must be 0 or more "
+            f"var holds a negative variance, {first_value(var, negative)}{at_index(first_index(negative))}; "
+            "variances must be 0 or more "
             "(values below --eps are raised to it)."
         )
     given = var
@@ -300,7 +306,7 @@ LOSSES = [
     ),
     Loss(
         "smooth_l1", smooth_l1, XY,
-        (Option("beta", float, 1.0, "where the squared part turns linear; 0 gives the L1 loss"),),
+        (_BETA,),
         aliases=("SmoothL1Loss", "smooth_l1_loss", "smoothl1"),
         torch="SmoothL1Loss",
         example="--beta 0.5 1,2,3 1.2,2,5",
@@ -309,7 +315,7 @@ LOSSES = [
     Loss(
         "huber", huber, XY,
         (
-            Option("delta", float, 1.0, "where the squared part turns linear (greater than 0)"),
+            _DELTA,
             Option("weight", "tensor", None, "per-element weights of the input's shape; mean = Σ w·l / N"),
         ),
         aliases=("HuberLoss", "huber_loss"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, shape_str
+from .common import KernelOut, check_probabilities, first_index, first_value, shape_str
 from .ctc_lattice import Lattice, backward, end_score, extended, forward, logsumexp_at, stray_writes
 
 _SHOWN = 3  # samples named in a warning before "and k more"
@@ -156,19 +156,21 @@ def _validate(log_probs, targets, input_lengths, target_lengths, blank):
             what = f"the batch has N={N} samples" if batched else "unbatched log_probs hold one sample"
             raise LossError(f"{name} has {lengths.size} value(s), but {what} (log_probs "
                             f"{shape_str(log_probs.shape)}); give one length per sample.")
-        if (lengths < 0).any():
-            n = int(np.argmax(lengths < 0))
-            raise LossError(f"{name}[{n}] is {int(lengths[n])}: a length cannot be negative.")
-    if (il > T).any():
-        n = int(np.argmax(il > T))
-        raise LossError(f"input_lengths[{n}] is {int(il[n])}, but log_probs has only T={T} frames "
-                        f"(sample {n}); an input length can be at most T.")
+        negative = lengths < 0
+        if negative.any():
+            (n,) = first_index(negative)
+            raise LossError(f"{name}[{n}] is {int(first_value(lengths, negative))}: a length cannot be negative.")
+    too_long = il > T
+    if too_long.any():
+        (n,) = first_index(too_long)
+        raise LossError(f"input_lengths[{n}] is {int(first_value(il, too_long))}, but log_probs has only T={T} "
+                        f"frames (sample {n}); an input length can be at most T.")
     S = int(tl.max())
     if targets.ndim == 2:
         if targets.shape[0] != N:
             raise LossError(f"padded targets {shape_str(targets.shape)} must have one row per sample, N={N}.")
         if targets.shape[1] < S:
-            n = int(np.argmax(tl))
+            (n,) = first_index(tl == S)
             raise LossError(f"padded targets {shape_str(targets.shape)} have {targets.shape[1]} columns, but "
                             f"target_lengths[{n}] is {S} (sample {n}): each row needs at least "
                             "max(target_lengths) columns.")
@@ -186,11 +188,17 @@ def _validate(log_probs, targets, input_lengths, target_lengths, blank):
     return lp, labels, il, tl, batched
 
 
-def _where(n, j, tl, ndim, batched) -> str:
-    """Where label j of sample n sits in the user's targets tensor."""
+def _first_label(mask, tl, ndim, batched) -> tuple[int, int, str]:
+    """The first label `mask` (N, S) marks: its sample and position in the arrays at hand, and
+    where it sits in the user's targets tensor. Padded targets (N, S) are sliced along the batch
+    like log_probs' N, so the sample is counted in the whole batch; concatenated 1-D targets are
+    sliced by offsets, so their position is counted from the first label the kernel was given
+    (the whole tensor's when it is not chunked)."""
+    n, j = first_index(mask, None)
+    sample = first_index(mask, 0)[0]
     if ndim == 2:
-        return f"targets[{n}, {j}]" + (f" (sample {n})" if batched else "")
-    return f"targets[{int(tl[:n].sum()) + j}]" + (f" (sample {n}, label {j})" if batched else "")
+        return n, j, f"targets[{sample}, {j}]" + (f" (sample {sample})" if batched else "")
+    return n, j, f"targets[{int(tl[:n].sum()) + j}]" + (f" (sample {sample}, label {j})" if batched else "")
 
 
 def _warn_labels(labels, il, tl, blank, shape, ndim, batched):
@@ -199,7 +207,7 @@ def _warn_labels(labels, il, tl, blank, shape, ndim, batched):
     used = _first(tl, labels.shape[1])
     odd = used & ((labels < 0) | (labels >= C))
     if odd.any():
-        n, j = (int(i) for i in np.argwhere(odd)[0])
+        n, j, where = _first_label(odd, tl, ndim, batched)
         lab = int(labels[n, j])
         flat = n * C + lab
         # PyTorch reads log_probs[t] at offset n*C + label: label j at t = 0 (if j == 0) and 1..T_n-1.
@@ -208,21 +216,20 @@ def _warn_labels(labels, il, tl, blank, shape, ndim, batched):
         offs = np.arange(N)[:, None] * C + labels
         outside = read & ((first * N * C + offs < 0) | ((il[:, None] - 1) * N * C + offs >= T * N * C))
         if outside.any():
-            m, k = (int(i) for i in np.argwhere(outside)[0])
-            raise LossError(f"{_where(m, k, tl, ndim, batched)} is {int(labels[m, k])}, outside the "
+            m, k, there = _first_label(outside, tl, ndim, batched)
+            raise LossError(f"{there} is {int(labels[m, k])}, outside the "
                             f"{C} classes of log_probs (0 to {C - 1}); PyTorch would read memory outside "
                             "log_probs, so the loss has no defined value. Labels must be 0 to C-1.")
         t, rest = divmod(flat, N * C)
         frame = f"t{f' + {t}' if t > 0 else f' - {-t}' if t < 0 else ''}"
         there = f"log_probs[{frame}, {rest // C}, {rest % C}]" if batched else f"log_probs[{frame}, {rest}]"
-        warn(f"{_where(n, j, tl, ndim, batched)} is {lab}, outside the {C} classes of log_probs "
+        warn(f"{where} is {lab}, outside the {C} classes of log_probs "
              f"(0 to {C - 1}){_more(int(odd.sum()))}. PyTorch does not check this: it reads whatever lies "
              f"at that offset in memory (here {there}), so its loss is meaningless; losscalc reproduces it "
              "for a contiguous tensor. Labels must be 0 to C-1 and differ from the blank.")
     same = used & (labels == blank)
     if same.any():
-        n, j = (int(i) for i in np.argwhere(same)[0])
-        warn(f"{_where(n, j, tl, ndim, batched)} is {blank}, the blank{_more(int(same.sum()))}. "
+        warn(f"{_first_label(same, tl, ndim, batched)[2]} is {blank}, the blank{_more(int(same.sum()))}. "
              "PyTorch computes anyway, but a blank label cannot be told apart from a gap between labels; "
              "did you mean another --blank, or labels shifted by one?")
 
@@ -233,26 +240,11 @@ def _more(count: int) -> str:
 
 def _warn_not_log_softmaxed(lp, il, batched):
     """Frames in use whose probabilities do not sum to 1: logits or probabilities given by mistake."""
-    with np.errstate(all="ignore"):
-        total = np.exp(lp).sum(axis=2)  # (T, N)
-    in_use = np.arange(lp.shape[0])[:, None] < il[None, :]
-    bad = in_use & ~(np.abs(total - 1) <= 1e-3) & ~np.isnan(total)
-    if bad.any():
-        t, n = (int(i) for i in np.argwhere(bad)[0])
-        frame = f"log_probs[{t}, {n}, :]" if batched else f"log_probs[{t}, :]"
-        warn(f"log_probs: {int(bad.sum())} of the {int(in_use.sum())} frames in use do not log-sum-exp to 0 "
-             f"(first: Σ exp({frame}) = {total[t, n]:.6g}). CTC expects log_softmax over the classes; "
-             "PyTorch computes anyway. Did you pass logits or probabilities? Apply log_softmax over C.")
-
-
-
-
-
-
-
-
-
-
+    in_use = np.arange(lp.shape[0])[:, None] < il[None, :]  # (T, N)
+    check_probabilities(lp if batched else lp[:, 0], "log_probs",
+                        "CTC expects log_softmax over the classes; PyTorch computes anyway. Did you pass logits "
+                        "or probabilities? Apply log_softmax over C.", log=True, rows="frame(s) in use",
+                        in_use=in_use if batched else in_use[:, 0], batch_axis=1 if batched else None)
 
 
 def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
