@@ -66,13 +66,49 @@ def test_first_index_adds_the_chunk_start_along_the_batch_axis_only():
     assert at_index((2, 1)) == " at index [2, 1]" and at_index(()) == ""
 
 
-def test_a_bad_class_index_is_named_in_the_whole_inputs_coordinates():
-    token = CHUNK_START.set(1000)
-    try:
-        with pytest.raises(LossError, match=r"class index 7 at index \[1001\] is out of range"):
-            compute("nll", np.log(np.full((3, 4), 0.25)), [0, 7, 1])
-    finally:
-        CHUNK_START.reset(token)
+@pytest.fixture
+def small_chunks(monkeypatch):
+    """The chunked engine cutting the batch into chunks of a few items."""
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "4")
+
+
+def _messages(*args, **kwargs) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compute(*args, **kwargs)
+    return [str(w.message) for w in caught if issubclass(w.category, LossWarning)]
+
+
+def test_first_bad_indices_are_named_in_the_whole_inputs_coordinates(small_chunks):
+    x = np.log(np.full((12, 2), 0.5))
+    y = np.zeros(12, np.int64)
+    y[9] = 7
+    with pytest.raises(LossError, match=r"class index 7 at index \[9\] is out of range"):
+        compute("nll", x, y)
+    target = np.ones((12, 2))
+    target[10, 1] = 0
+    assert any("first 0.0 at index [10, 1]" in m for m in _messages("hinge_embedding", np.ones((12, 2)), target))
+    # a target broadcast along the batch is passed whole to every chunk: its own index
+    assert any("first 0.0 at index [1]" in m for m in _messages("soft_margin", np.ones((12, 2)), [1.0, 0.0]))
+    var = np.ones((12, 2))
+    var[11, 0] = -1
+    with pytest.raises(LossError, match=r"negative variance, -1\.0 at index \[11, 0\]"):
+        compute("gaussian_nll", np.ones((12, 2)), np.ones((12, 2)), var)
+    probs = np.full((12, 2), 0.5)
+    probs[8] = [0.9, 0.9]
+    assert any("(target[8, :] sums to 1.8)" in m for m in _messages("cross_entropy", np.zeros((12, 2)), probs))
+
+
+def test_ctc_names_samples_in_the_whole_batch(small_chunks):
+    T, N, C = 4, 6, 3
+    lp = np.log(np.full((T, N, C), 1 / C))
+    targets = np.ones((N, 2), np.int64)
+    targets[4, 1] = 0  # the blank
+    assert any("targets[4, 1] (sample 4) is 0, the blank" in m
+               for m in _messages("ctc", lp, targets, np.full(N, T), np.full(N, 2)))
+    lp[:, 5] = 0.0  # frames of sample 5 sum to 3
+    assert any("exp(log_probs[0, 5, :]) sums to 3)" in m
+               for m in _messages("ctc", lp, np.ones((N, 2), np.int64), np.full(N, T), np.full(N, 2)))
 
 
 # ---------------------------------------------------------------- check_probabilities

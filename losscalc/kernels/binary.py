@@ -6,8 +6,8 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import (KernelOut, at_index, check_same_shape, first_index, first_value, shape_str, warn_unless_pm1,
-                     warn_if_broadcast)
+from .common import (KernelOut, at_index, batch_axis_of, check_same_shape, first_index, first_value, shape_str,
+                     warn_if_broadcast, warn_unless_pm1)
 from .numerics import log_sigmoid, sigmoid
 
 _SAME = " (PyTorch refuses to broadcast them for this loss)"
@@ -157,7 +157,7 @@ def soft_margin(input, target):
     """
     y = _expand(target, input.shape, "target")
     warn_if_broadcast(input, target, torch_warns=False)
-    warn_unless_pm1(target, "target", "soft_margin")
+    warn_unless_pm1(target, "target", "soft_margin", batch_axis_of(target, input))
     margin = -input * y
 
     def backward(g):

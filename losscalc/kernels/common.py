@@ -18,6 +18,7 @@ __all__ = [
     "check_size",
     "first_index",
     "first_value",
+    "batch_axis_of",
     "at_index",
     "check_probabilities",
     "SUM_TOLERANCE",
@@ -45,6 +46,15 @@ def first_index(mask: np.ndarray, batch_axis: int | None = 0) -> tuple[int, ...]
     if batch_axis is not None and len(pos) > batch_axis:
         pos[batch_axis] += CHUNK_START.get()
     return tuple(pos)
+
+
+def batch_axis_of(t: np.ndarray, lead: np.ndarray) -> int | None:
+    """`first_index`'s batch_axis for a tensor t of an elementwise loss whose first tensor is
+    `lead`: 0 when t spans lead's axis 0 (the engine cuts it along with lead), None when t is
+    broadcast along it and so passed whole (engine/layout.py, `elementwise`). In a chunk of one
+    item the two look alike; 0 is said then (a tensor passed whole shows its first bad index
+    in the first chunk already)."""
+    return 0 if t.ndim == lead.ndim and t.ndim and t.shape[0] == lead.shape[0] else None
 
 
 def first_value(t: np.ndarray, mask: np.ndarray):
@@ -181,13 +191,15 @@ def check_probabilities(t: np.ndarray, name: str, hint: str, *, axis: int | None
     warn(f"{name}: {what}{along} ({first}{row} sums to {float(first_value(sums, off)):.6g}). {hint}")
 
 
-def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this loss") -> None:
-    """Warn when a target holds values other than 1 and -1 (PyTorch computes silently)."""
+def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this loss",
+                    batch_axis: int | None = 0) -> None:
+    """Warn when a target holds values other than 1 and -1 (PyTorch computes silently);
+    batch_axis as `first_index` takes it."""
     odd = (target != 1) & (target != -1)
     if odd.any():
         warn(
             f"{name} should hold only 1 and -1 for {loss}; it holds {int(odd.sum())} other "
-            f"value(s), first {first_value(target, odd)}{at_index(first_index(odd))}. PyTorch computes anyway; "
+            f"value(s), first {first_value(target, odd)}{at_index(first_index(odd, batch_axis))}. PyTorch computes anyway; "
             "did you mean labels in {-1, 1} rather than {0, 1}?"
         )
 

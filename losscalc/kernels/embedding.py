@@ -6,7 +6,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, greater_than, one_of
-from .common import KernelOut, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1, torch_sgn
+from .common import KernelOut, batch_axis_of, broadcast, shape_str, warn_if_broadcast, warn_unless_pm1, torch_sgn
 
 
 def margin_ranking(input1, input2, target, *, margin=0.0):
@@ -27,7 +27,7 @@ def margin_ranking(input1, input2, target, *, margin=0.0):
             "input1, input2 and target must have the same number of dimensions; got "
             f"input1 {shape_str(input1.shape)}, input2 {shape_str(input2.shape)}, target {shape_str(target.shape)}."
         )
-    warn_unless_pm1(target, "target", "margin_ranking")
+    warn_unless_pm1(target, "target", "margin_ranking", batch_axis_of(target, input1))
     x1, x2, y = broadcast({"input1": input1, "input2": input2, "target": target})
     score = -y * (x1 - x2) + margin
 
@@ -55,7 +55,7 @@ def hinge_embedding(input, target, *, margin=1.0):
         torch.nn.HingeEmbeddingLoss, torch.nn.functional.hinge_embedding_loss
     """
     warn_if_broadcast(input, target)
-    warn_unless_pm1(target, "target", "hinge_embedding")
+    warn_unless_pm1(target, "target", "hinge_embedding", batch_axis_of(target, input))
     x, y = broadcast({"input": input, "target": target})
     zero = np.zeros((), x.dtype)
     hinge = np.maximum(margin - x, 0)

@@ -255,9 +255,11 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
     """
     negative = var < 0
     if negative.any():
+        # var is cut with the input when it spans the batch axis, also one dimension short (engine/layout.py)
+        cut = var.ndim in (input.ndim, input.ndim - 1) and var.ndim and var.shape[0] == input.shape[0]
         raise LossError(
-            f"var holds a negative variance, {first_value(var, negative)}{at_index(first_index(negative))}; "
-            "variances must be 0 or more "
+            f"var holds a negative variance, {first_value(var, negative)}"
+            f"{at_index(first_index(negative, 0 if cut else None))}; variances must be 0 or more "
             "(values below --eps are raised to it)."
         )
     given = var
