@@ -663,6 +663,20 @@ def test_ctc_keras_does_not_divide_by_target_length():
     assert r.value == pytest.approx(per_seq.mean(), rel=1e-9)
 
 
+def test_ctc_impossible_alignment_costs_about_1e5_as_in_the_frameworks():
+    rng = np.random.default_rng(8)
+    lp = _log_softmax(rng.standard_normal((3, 2, 4)), -1)
+    targets, il, tl = np.array([[1, 1, 1], [2, 3, 0]]), np.array([3, 3]), np.array([3, 2])  # 1,1,1 needs 5 frames
+    tensors = [lp, targets, il, tl]
+    keras_padded = np.where(np.arange(3)[None] < tl[:, None], targets, 0)
+    want = {"keras": keras_value("CTC", keras_padded, lp.transpose(1, 0, 2), "mean", "float64"),
+            "optax": optax_ctc(tensors, {"blank": 0}, "mean", "float64")}
+    for fw, value in want.items():
+        r = convention_value("ctc", fw, tensors, {}, "float64")
+        assert close(r.value, value, "float32" if fw == "keras" else "float64"), (fw, r.value, value)
+        assert any("cannot be aligned" in d for d in r.differences)
+
+
 @pytest.mark.filterwarnings("ignore:input does not look like log-probabilities")
 def test_unnormalised_probabilities_are_renormalised_by_keras_not_sklearn():
     rng = np.random.default_rng(6)

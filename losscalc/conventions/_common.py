@@ -202,6 +202,16 @@ def ctc_batch(tensors, pad: int = 0) -> CTCBatch:
     return CTCBatch(np.transpose(log_probs, (1, 0, 2)), labels, il, tl, tuple(conversions))
 
 
+def infeasible_line(framework: str, per_seq: np.ndarray) -> tuple[str, ...]:
+    """Sequences no alignment can produce: torch gives inf (or 0 with --zero-infinity), the
+    frameworks' log 0 of -1e5 gives a large finite loss."""
+    stuck = int(np.count_nonzero(per_seq > 1e4))
+    if not stuck:
+        return ()
+    return (f"{plural(stuck, 'sequence')} cannot be aligned to {'its' if stuck == 1 else 'their'} target: "
+            f"{framework}'s log 0 of -1e5 gives a loss near {float(np.max(per_seq)):.4g}, where torch gives inf",)
+
+
 def ctc_forward(logits: np.ndarray, labels: np.ndarray, input_lengths: np.ndarray,
                 target_lengths: np.ndarray, blank: int, log_epsilon: float = -1e5) -> np.ndarray:
     """Per-sequence CTC negative log-likelihoods as optax (and Keras, which follows it) compute

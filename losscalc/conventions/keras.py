@@ -3,8 +3,9 @@
 What every Keras loss here shares: the loss object converts both tensors to its dtype, and the
 ops compute in float32 whatever that dtype: Keras 3's type promotion (`keras.backend.result_type`)
 turns 64-bit into 32-bit on every backend but TensorFlow, "to be aligned with JAX's default", so
-`dtype="float64"` still gives float32 values on the NumPy and JAX backends. The loss function returns one value per sample,
-averaging (or summing, for the cross entropies and KL) over the **last axis**; then the reduction
+`dtype="float64"` still gives float32 values on the NumPy and JAX backends. The loss function
+returns one value per sample, averaging (or summing, for the cross entropies and KL) over the
+**last axis**; then the reduction
 `sum_over_batch_size` (the default) sums those values and divides by their count, and `sum` sums
 them. A 0-d result of the loss function (a 1-D input is one sample) is returned as it is by
 every reduction. Probabilities are clipped to [epsilon, 1 - epsilon], epsilon = 1e-7.
@@ -16,8 +17,8 @@ import numpy as np
 
 from ..errors import LossError
 from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, clip_line, ctc_batch,
-                      ctc_forward, index_targets, log_softmax, plural, probability_targets, sigmoid,
-                      signs_to_labels)
+                      ctc_forward, infeasible_line, index_targets, log_softmax, plural,
+                      probability_targets, sigmoid, signs_to_labels)
 
 EPSILON = 1e-7
 CLIP = f"1 - {EPSILON:g}"
@@ -45,21 +46,20 @@ def _reduce(values: np.ndarray, reduction: str) -> float:
     return float(total / count) if values.size else 0.0
 
 
-def _last_axis_lines(x: np.ndarray, reduction: str, kind: str = "mean") -> tuple[str, ...]:
-    """What averaging (summing) over the last axis does to torch's reduction."""
+def _last_axis_lines(x: np.ndarray, reduction: str) -> tuple[str, ...]:
+    """What averaging over the last axis first does to torch's reduction: nothing to 'mean' (all
+    rows have the same length), torch's sum / the last dimension for 'sum'."""
     if x.ndim == 0:
         raise LossError("Keras's losses need at least a 1-D input (they reduce the last axis); this "
                         "input is a scalar. Give it as a one-element list, e.g. [0.5].")
-    lines = []
+    if reduction != "sum":
+        return ()
     k = x.shape[-1]
     if x.ndim == 1:
-        if reduction == "sum" and kind == "mean":
-            lines.append(f"Keras takes a 1-D input as one sample and returns its mean over the last axis "
-                         f"whatever the reduction, so 'sum' gives the mean (torch's sum / {k})")
-    elif reduction == "sum" and kind == "mean":
-        lines.append(f"Keras first averages over the last axis (size {k}), then sums the "
-                     f"{x.size // max(k, 1)} per-sample means: the value is torch's sum / {k}")
-    return tuple(lines)
+        return (f"Keras takes a 1-D input as one sample and returns its mean over the last axis whatever "
+                f"the reduction, so 'sum' gives the mean (torch's sum / {k})",)
+    return (f"Keras first averages over the last axis (size {k}), then sums the {x.size // max(k, 1)} "
+            f"per-sample means: the value is torch's sum / {k}",)
 
 
 def _mean_last(values: np.ndarray) -> np.ndarray:
@@ -324,7 +324,7 @@ def _ctc(tensors, options, reduction, dtype):
     conversions.append("the log-probabilities given as Keras's logits (Keras takes log_softmax of them, "
                        "which leaves log-probabilities unchanged)")
     per_seq = ctc_forward(lp, labels, batch.input_lengths, np.count_nonzero(valid, axis=1), 0)
-    lines = ()
+    lines = infeasible_line("Keras", per_seq)
     if reduction == "mean":
         lines += ("Keras averages the per-sequence losses over the batch without dividing each by its "
                   "target length, as torch's 'mean' does",)

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..errors import LossError
 from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, ctc_batch, ctc_forward,
-                      index_targets, log_sigmoid, log_softmax, mean_of, plural, probability_targets,
-                      signs_to_labels)
+                      infeasible_line, index_targets, log_sigmoid, log_softmax, mean_of, plural,
+                      probability_targets, signs_to_labels)
 
 REDUCTIONS = {"mean": "mean", "batchmean": "mean"}
 REDUCED = "per-example values, reduced by their mean (jnp.mean)"
@@ -159,7 +159,7 @@ def _ctc(tensors, options, reduction, dtype):
         f"blank_id={blank}",
         "the log-probabilities given as logits (optax takes log_softmax of them, which leaves them unchanged)"]
     per_seq = ctc_forward(lp, batch.labels, batch.input_lengths, batch.target_lengths, blank)
-    lines = ()
+    lines = infeasible_line("optax", per_seq)
     if reduction == "mean":
         lines += ("optax's per-sequence losses are not divided by their target lengths, as torch's 'mean' does",)
     if lp.size and not np.allclose(np.logaddexp.reduce(lp, axis=-1), 0, atol=1e-4):
