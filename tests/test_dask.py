@@ -217,6 +217,14 @@ def test_elements_stream_to_the_output_file_in_order(cluster, here, tmp_path):
     r = losscalc.compute("mse", "pred", "target", reduction="none", engine="dask", scheduler=cluster.address)
     assert np.array_equal(r.value, (here["pred"] - here["target"]) ** 2)
 
+    def ours(dask_scheduler):
+        return [str(k) for k in dask_scheduler.tasks if str(k).startswith("losscalc-")]
+
+    deadline = time.time() + 10  # every chunk and combine task released once the run is over
+    while cluster.client.run_on_scheduler(ours) and time.time() < deadline:
+        time.sleep(0.05)
+    assert cluster.client.run_on_scheduler(ours) == []
+
 
 def test_unreadable_shard_is_named(cluster, here, tmp_path):
     for shard, n in (("part-2", 5), ("part-10", 9)):
@@ -239,6 +247,8 @@ def test_unreachable_scheduler_exits_2_within_the_timeout(here):
     elapsed = time.monotonic() - started
     assert r.exit_code == 2 and address in r.stderr and "Traceback" not in r.output
     assert elapsed < 2 + 2  # the timeout, and the time to import distributed
+    r = run("mse", "pred", "target", "--engine", "dask", "--scheduler", "tcp://127.0.0.1")
+    assert r.exit_code == 2 and "'tcp://127.0.0.1' is not a Dask scheduler address" in r.stderr
 
 
 def test_a_worker_killed_mid_run_changes_nothing(cluster, here, tmp_path, monkeypatch):
