@@ -628,7 +628,7 @@ def test_l2_loss_halves_the_square():
     assert any("half" in d for d in half.differences)
 
 
-@pytest.mark.filterwarnings("ignore:--reduction mean divides the summed KL")
+@pytest.mark.filterwarnings("ignore::losscalc.errors.LossWarning")
 def test_kl_mean_divides_by_every_element_but_keras_and_optax_by_rows():
     rng = np.random.default_rng(3)
     x = _log_softmax(rng.standard_normal((4, 5)), 1)
@@ -677,7 +677,7 @@ def test_ctc_impossible_alignment_costs_about_1e5_as_in_the_frameworks():
         assert any("cannot be aligned" in d for d in r.differences)
 
 
-@pytest.mark.filterwarnings("ignore:input does not look like log-probabilities")
+@pytest.mark.filterwarnings("ignore::losscalc.errors.LossWarning")
 def test_unnormalised_probabilities_are_renormalised_by_keras_not_sklearn():
     rng = np.random.default_rng(6)
     tensors, options = nll_case(rng, 2)  # exp(input) rows sum to e^-0.5
