@@ -750,6 +750,10 @@ def test_options_the_framework_cannot_honour():
         convention_value("poisson_nll", "keras", [x, y], {"full": True}, None)
     with pytest.raises(LossError, match=r"--smooth"):
         convention_value("dice", "keras", [x, y], {"smooth": 0.5}, None)
+    with pytest.raises(LossError, match=r"--label-smoothing.*scikit-learn"):
+        convention_value("cross_entropy", "sklearn", [x, np.array([0, 2])], {"label_smoothing": 0.1}, None)
+    with pytest.raises(LossError, match=r"--zero-infinity"):
+        convention_value("ctc", "optax", list(ctc_case(np.random.default_rng(0), 0)[0]), {"zero_infinity": True}, None)
     with pytest.raises(LossError, match="soft labels"):
         convention_value("bce", "sklearn", [np.full(3, 0.5), np.full(3, 0.3)], {}, None)
     # options at their defaults are fine

@@ -241,6 +241,6 @@ def describe(loss_name: str) -> list[str]:
         lines.append(f"{m.framework}: not {m.function}, a near-miss: {m.why}")
     have = [f for f in FRAMEWORKS[1:] if any(e.framework == f for e in found)]
     lack = [f for f in FRAMEWORKS[1:] if f not in have]
-    if lack:
+    if lack and have:
         lines.append(f"No equivalent in: {', '.join(lack)} (--convention refuses them).")
     return lines

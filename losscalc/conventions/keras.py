@@ -335,7 +335,8 @@ def _ctc(tensors, options, reduction, dtype):
 
 # --- the data -----------------------------------------------------------------------------
 
-_CLIP = f"probabilities clipped to [{EPSILON:g}, {CLIP}] (torch clamps the log at -100 instead)"
+_CLIP = (f"probabilities clipped to [{EPSILON:g}, {CLIP}]: a certain miss costs {-np.log(EPSILON):.4g} "
+         "(torch clamps the log at -100, so it costs 100)")
 _LAST = "averages over the last axis first: 'mean' is unchanged, 'sum' becomes torch's sum / the last dimension"
 _F32 = "computes in float32, even with dtype='float64' (Keras 3 promotes 64-bit to 32-bit off TensorFlow)"
 
