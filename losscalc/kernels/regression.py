@@ -17,6 +17,13 @@ _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's s
 
 
 
+def _difference(input: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """x - y, broadcast (with a warning when the shapes differ, as PyTorch warns)."""
+    warn_if_broadcast(input, target)
+    x, y = broadcast({"input": input, "target": target})
+    return x - y
+
+
 def _of_difference(ddiff: Callable[[], np.ndarray], weight=None):
     """The backward of a loss of d = x - y whose derivative ∂l/∂d is ddiff() (times weight),
     computed only when a gradient is asked for. ∂l/∂y = -∂l/∂x: PyTorch's backward of these
@@ -58,9 +65,7 @@ def l1(input, target, *, weight=None):
     References:
         torch.nn.L1Loss, torch.nn.functional.l1_loss
     """
-    warn_if_broadcast(input, target)
-    x, y = broadcast({"input": input, "target": target})
-    diff = x - y
+    diff = _difference(input, target)
     # ∂|d|/∂d = sgn(d): 0 at d = 0 and at NaN (PyTorch's abs backward)
     return _weighted(np.abs(diff), lambda: torch_sgn(diff), input, weight, {"x - y": diff})
 
@@ -79,9 +84,7 @@ def mse(input, target, *, weight=None):
     References:
         torch.nn.MSELoss, torch.nn.functional.mse_loss
     """
-    warn_if_broadcast(input, target)
-    x, y = broadcast({"input": input, "target": target})
-    diff = x - y
+    diff = _difference(input, target)
     return _weighted(diff * diff, lambda: 2 * diff, input, weight, {"x - y": diff})
 
 
@@ -106,9 +109,7 @@ def smooth_l1(input, target, *, beta=1.0):
         Girshick, "Fast R-CNN", ICCV 2015
     """
     _BETA.check(beta)
-    warn_if_broadcast(input, target)
-    x, y = broadcast({"input": input, "target": target})
-    diff = x - y
+    diff = _difference(input, target)
     z = np.abs(diff)
     if beta == 0:  # PyTorch computes the L1 loss here, and its gradient: sgn(x - y)
         return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: torch_sgn(diff)))
@@ -142,11 +143,9 @@ def huber(input, target, *, delta=1.0, weight=None):
         Huber, "Robust Estimation of a Location Parameter", 1964
     """
     _DELTA.check(delta)
-    warn_if_broadcast(input, target)
     if weight is not None:
         check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
-    x, y = broadcast({"input": input, "target": target})
-    diff = x - y
+    diff = _difference(input, target)
     z = np.abs(diff)
     squared = z < delta
     elements = np.where(squared, 0.5 * z * z, delta * (z - 0.5 * delta))
