@@ -69,11 +69,11 @@ def main() -> None:
             cases.append({"id": ident, "key": list(key), "reduction": reduction, "dtype": dtype,
                           "options": _jsonable(options), "tensors": [_encode(t, dtype) for t in tensors],
                           "value": value, "refused": refused, "source": _source(key[0], key[2], dtype)})
-    out = {"generator": "tests/make_golden_conventions.py",
-           "note": "values computed by the real frameworks on the stored inputs; regenerate, never edit",
-           "cases": cases}
+    head = {"generator": "tests/make_golden_conventions.py",
+            "note": "values computed by the real frameworks on the stored inputs; regenerate, never edit"}
     path = tc.GOLDEN
-    path.write_text(json.dumps(out, indent=1) + "\n")
+    body = ",\n".join(json.dumps(case) for case in cases)  # one case a line
+    path.write_text(json.dumps(head)[:-1] + ', "cases": [\n' + body + "\n]}\n")
     print(f"wrote {len(cases)} cases to {path}")
 
 
