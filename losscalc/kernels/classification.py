@@ -428,7 +428,7 @@ LOSSES = [
         (CLASS_WEIGHT, _IGNORE),
         layout="rows",
         aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"), torch="NLLLoss",
-        example="--weight 0.6,0.2,0.2 '[[0.6,0.2,0.2],[0.4,1.2,0.4]]' 0,1",
+        example="--weight 0.6,0.2,0.2 '[[-0.51,-1.61,-1.61],[-1.61,-0.51,-1.61]]' 0,1",
         pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),
     ),
 ]
