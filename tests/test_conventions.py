@@ -220,19 +220,12 @@ def _one_hot_last(idx, c):
 
 
 def k_categorical(ts, o):
+    """(y_true, y_pred) for CategoricalCrossentropy: the class axis last; class indices one-hot."""
     x, t = ts
     if t.shape != x.shape:
         c = x.shape[1] if x.ndim > 1 else x.shape[0]
-        return _one_hot_last(ts[1], c) if x.ndim <= 2 else _one_hot_last(ts[1], c), _last(x)
+        return _one_hot_last(t, c), _last(x)
     return _last(t), _last(x)
-
-
-def k_sparse(ts, o):
-    return ts[1], _last(ts[0])
-
-
-def k_sparse_kwargs(ts_holder):
-    return lambda o: {"from_logits": True}
 
 
 def keras_sparse_oracle(from_logits):
@@ -270,7 +263,7 @@ def keras_ctc(tensors, options, reduction, dtype):
     return keras_value("CTC", padded, y_pred, reduction, dtype)
 
 
-def optax_oracle(fn, convert=lambda ts, o: (ts[0], ts[1]), kwargs=lambda o: {}, per_row=False):
+def optax_oracle(fn, convert=lambda ts, o: (ts[0], ts[1]), kwargs=lambda o: {}):
     def oracle(tensors, options, reduction, dtype):
         optax = framework("optax")
         import jax.numpy as jnp
