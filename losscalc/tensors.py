@@ -83,7 +83,7 @@ def _failer(name: str, source: str):
 
 
 def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
-                stdin=None) -> TensorSource:
+                stdin=None, mapped: bool = False) -> TensorSource:
     """Read the tensor argument `text` (for argument `name`), following SPEC section 3.
 
     `-` reads standard input (`stdin`, a binary file; default `sys.stdin.buffer`); then an
@@ -92,11 +92,7 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
     Raises `LossError` for anything the user can fix; no other exception escapes.
     """
     try:
-        array, source = _dispatch(text, name, rng, stdin)
-        if isinstance(array, np.memmap):  # held by its path: pickles small, maps again where read
-            from .readers.npy import Mapped
-
-            array = Mapped.of(array, source)
+        array, source = _dispatch(text, name, rng, stdin, mapped)
     except LossError:
         raise
     except RecursionError:
@@ -118,7 +114,7 @@ def load_tensor(text: str, name: str, *, rng: np.random.Generator | None = None,
     return TensorSource(array, source)
 
 
-def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
+def _dispatch(text: str, name: str, rng, stdin, mapped: bool = False) -> tuple[np.ndarray, str]:
     """Choose the form of `text` by the precedence of SPEC section 3 and read it."""
     if text == "-":
         return _from_stdin(name, stdin)
@@ -135,7 +131,7 @@ def _dispatch(text: str, name: str, rng, stdin) -> tuple[np.ndarray, str]:
         return open_tensor(*target, name), text
     target = _file_target(text)
     if target is not None:
-        return _from_file(*target, name)
+        return _from_file(*target, name, mapped)
     s = text.strip()
     if _CALL_HEAD.match(s):
         from .generators import generate  # imported on use: it needs this module's literals
@@ -362,19 +358,21 @@ def _format_target(text: str) -> tuple[str, str | None] | None:
 
 def _shards(text: str, name: str):
     """A glob or a directory of shards (SPEC §9) as one lazily read tensor, or None."""
+    from .readers.formats import SUFFIXES
     from .readers.shards import Shards, shard_paths
 
+    suffixes = FILE_SUFFIXES + SUFFIXES
     path, sep, key = text.rpartition(":") if ":" in text else (text, "", "")
-    paths = shard_paths(path) if sep else shard_paths(text)
+    paths = shard_paths(path, suffixes) if sep else shard_paths(text, suffixes)
     if paths is None and sep:
-        path, key, paths = text, "", shard_paths(text)
+        path, key, paths = text, "", shard_paths(text, suffixes)
     if paths is None:
         return None
     if not paths:
         raise LossError(f"{name}: {quote(text)} matches no files; a glob or a directory of .npy shards "
                         "must name at least one.")
-    members = [load_tensor(p + (f":{key}" if key else ""), f"{name} (shard {os.path.basename(p)})").array
-               for p in paths]
+    members = [load_tensor(p + (f":{key}" if key else ""), f"{name} (shard {os.path.basename(p)})",
+                           mapped=True).array for p in paths]  # mapped: read where the chunk runs
     shown = f"{text} ({len(paths)} shard{'s' * (len(paths) != 1)})"
     return Shards(members, [os.path.basename(p) for p in paths], shown, name)
 
@@ -389,7 +387,7 @@ def _file_target(text: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
+def _from_file(path: str, key: str | None, name: str, mapped: bool = False) -> tuple[np.ndarray, str]:
     """Read a .npy, .npz, .csv, .tsv, .txt or .json file; `key` picks an array or a column."""
     shown = path if key is None else f"{path}:{key}"
     fail = _failer(name, f"file {quote(shown, 80)}")
@@ -409,7 +407,7 @@ def _from_file(path: str, key: str | None, name: str) -> tuple[np.ndarray, str]:
         if need > have:
             raise fail(f"is truncated: its header announces shape {tuple(shape)} of {dtype} "
                        f"({need} bytes of data), but the file holds {have}")
-        mmap = "r" if os.path.getsize(path) > MMAP_THRESHOLD else None
+        mmap = "r" if mapped or os.path.getsize(path) > MMAP_THRESHOLD else None
         return _checked_load(lambda: np.load(path, allow_pickle=False, mmap_mode=mmap), fail), path
     if suffix == ".npz":
         return _load_npz(path, key, fail)

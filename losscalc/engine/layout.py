@@ -85,6 +85,9 @@ def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     if shapes["input_lengths"] != (n,) or shapes["target_lengths"] != (n,):
         return None
     axes = {"log_probs": 1, "input_lengths": 0, "target_lengths": 0}
+    labels = np.asarray(tensors["targets"])
+    if labels.size and not labels.max() < lp[2]:
+        return None  # PyTorch reads a label >= C from the next samples' memory: only the whole batch says what
     targets = shapes["targets"]
     if len(targets) == 2 and targets[0] == n:
         return Split(n, lp[0] * lp[2], {**axes, "targets": 0})

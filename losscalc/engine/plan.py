@@ -69,6 +69,12 @@ class Plan:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def __getstate__(self):  # memory maps travel as their paths, to be mapped again where read
+        from ..readers.npy import Mapped
+
+        inputs = {k: Mapped.of(a) if isinstance(a, np.memmap) else a for k, a in self.inputs.items()}
+        return {**self.__dict__, "inputs": inputs}
+
     @property
     def whole(self) -> bool:
         """One chunk holding everything, exactly as the kernel would see the whole input."""

@@ -20,12 +20,15 @@ def natural_key(path: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", os.path.basename(path))]
 
 
-def shard_paths(pattern: str) -> list[str] | None:
-    """The shards a tensor argument names, in natural order, or None when it names none."""
-    if os.path.isdir(pattern) and not pattern.rstrip("/\\").lower().endswith(".zarr"):
+def shard_paths(pattern: str, suffixes: tuple[str, ...]) -> list[str] | None:
+    """The shards a tensor argument names, in natural order, or None when it names none: a
+    glob whose name ends in one of the file `suffixes` ('preds/*.npy'), or a directory (not
+    itself named like a file, as a Zarr store is) of .npy files."""
+    named_like_a_file = pattern.rstrip("/\\").lower().endswith(suffixes)
+    if os.path.isdir(pattern) and not named_like_a_file:
         members = [os.path.join(pattern, f) for f in os.listdir(pattern) if f.lower().endswith(".npy")]
-        return sorted(members, key=natural_key)
-    if GLOB.search(pattern):
+        return sorted(members, key=natural_key) or None  # no shards: the loader says it is a directory
+    if GLOB.search(pattern) and named_like_a_file:
         return sorted(glob.glob(pattern), key=natural_key)
     return None
 
@@ -51,6 +54,12 @@ class Shards(LazyArray):
         self.shape = (int(self.ends[-1]), *first.shape[1:])
         self.dtype = np.dtype(first.dtype)
         self.chunk_rows = None
+
+    def __getstate__(self):  # memory maps travel as their paths (readers.npy.Mapped)
+        from .npy import Mapped
+
+        members = [Mapped.of(m) if isinstance(m, np.memmap) else m for m in self.members]
+        return {**self.__dict__, "members": members}
 
     def read(self, start: int, stop: int) -> np.ndarray:
         parts, lo = [], 0
