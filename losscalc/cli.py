@@ -73,6 +73,12 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
                      help="breakdown rows shown before head and tail are kept"),
         click.Option(["--grad"], is_flag=True, default=False, help=GRAD_HELP),
         click.Option(["--seed"], type=click.IntRange(0), default=None, help="seed for generator tensors such as randn(3,5)"),
+        click.Option(["--top"], type=click.IntRange(0), default=0, metavar="K",
+                     help="the K largest element losses (NaN counted largest, ties to the lower index), with inputs and terms"),
+        click.Option(["--bottom"], type=click.IntRange(0), default=0, metavar="K", help="the K smallest element losses"),
+        click.Option(["--group-by"], type=str, default=None, metavar="G", shell_complete=complete_path,
+                     help="group labels (any tensor form, or a tensor's name: --group-by target): count, value "
+                          "under the loss's reduction and share of the sum per group"),
         click.Option(["--max-elements"], type=click.IntRange(0), default=MAX_ELEMENTS, show_default=True,
                      help="JSON carries the elements (and gradients) up to this many; beyond, null: use --output"),
         click.Option(["--threads"], type=click.IntRange(1), default=None,
@@ -123,12 +129,12 @@ def loss_completions(incomplete: str, extra=()) -> list:
 def _loss_option(opt) -> click.Option:
     if opt.type is bool:
         name = opt.name.replace("_", "-")
-        return click.Option([f"--{name}/--no-{name}", opt.name], default=opt.default, show_default=True, help=opt.help)
+        return click.Option([f"--{name}/--no-{name}", opt.name], default=opt.default, show_default=True, help=opt.help_text)
     if opt.type == "tensor":
-        return click.Option([opt.flag, opt.name], type=str, default=None, metavar="TENSOR", help=opt.help,
+        return click.Option([opt.flag, opt.name], type=str, default=None, metavar="TENSOR", help=opt.help_text,
                             shell_complete=complete_path)
     kind = click.Choice(list(opt.choices)) if opt.choices else opt.type
-    return click.Option([opt.flag, opt.name], type=kind, default=opt.default, show_default=True, help=opt.help)
+    return click.Option([opt.flag, opt.name], type=kind, default=opt.default, show_default=True, help=opt.help_text)
 
 
 def loss_help(loss: Loss) -> str:
@@ -198,7 +204,9 @@ def run(loss: Loss, kwargs: dict) -> None:
     sinks = [ElementsFile(output)] if output else []
     bar = _Progress() if show_progress and sys.stderr.isatty() else None
     try:
-        result = compute_params(loss, kwargs, sinks=sinks, keep=max(max_elements, 1 << 20), progress=bar)
+        summary = fmt in ("table", "json") and kwargs.get("engine") != "dask"  # shown past --max-rows
+        result = compute_params(loss, kwargs, sinks=sinks, keep=max(max_elements, 1 << 20), progress=bar,
+                                summary=summary)
         for sink in sinks:
             sink.finish()
     finally:

@@ -50,7 +50,8 @@ def list_rows() -> list[dict]:
             "tensors": [{"name": t.name, "kind": t.kind, "help": t.help} for t in loss.tensors],
             "options": [
                 {"flag": o.flag, "type": _type_name(o), "default": o.default,
-                 "choices": list(o.choices) if o.choices else None, "help": o.help}
+                 "choices": list(o.choices) if o.choices else None, "help": o.help,
+                 "constraint": o.constraint.text if o.constraint else None}
                 for o in loss.options
             ],
             "reductions": list(loss.reductions),
@@ -147,7 +148,7 @@ def render_explain(loss: Loss, stream) -> None:
         section("Shape", reflow(loss.section("Shape")))
     section("Options")
     rows = [(option_text(o).split(" ")[0], default_text(o),
-             o.help + (f" ({', '.join(o.choices)})" if o.choices else "")) for o in loss.options]
+             o.help_text) for o in loss.options]
     rows.append(("--reduction", "mean", " | ".join(loss.reductions)))
     if loss.legacy:
         rows.append(("--size-average, --reduce", "", "PyTorch's deprecated flags, mapped to a reduction"))

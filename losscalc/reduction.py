@@ -33,6 +33,8 @@ class KernelOut:
         The denominator is this chunk's share: the reducer adds the chunks' shares.
         `numerator_label` and `denominator_label` say so in words.
     batch: what `batchmean` divides the sum by (this chunk's share of it).
+    weights: each element's share of the mean's denominator, where it is not 1 (Σ w: the
+        weights; items ignored count 0): what per-group means (--group-by) divide by.
     ignored: (how many items were ignored, the ignore index), for losses with --ignore-index.
     notes: extra lines for the written-out reduction.
     mean_warning: emitted when the reduction is `mean` (e.g. KL divergence's mean).
@@ -53,6 +55,7 @@ class KernelOut:
     numerator_label: str = "Σ l"
     denominator_label: str = "N"
     batch: int | None = None
+    weights: np.ndarray | None = None
     ignored: tuple[int, int] | None = None
     notes: list[str] = field(default_factory=list)
     mean_warning: str | None = None

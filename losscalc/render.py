@@ -163,7 +163,7 @@ def render(result: Result, fmt: str, stream, *, precision: int | None = None, ma
     if fmt == "json":
         import json
 
-        stream.write(json.dumps(to_json(result, max_elements)) + "\n")
+        stream.write(json.dumps({**to_json(result, max_elements), **views_json(result, max_rows)}) + "\n")
     elif fmt == "value":
         _render_value(result, stream)
     elif fmt == "csv":
@@ -203,6 +203,45 @@ def to_json(result: Result, max_elements: int = MAX_ELEMENTS) -> dict:
     return doc
 
 
+def _cell_json(x):
+    if isinstance(x, (str, np.str_)):
+        return str(x)
+    return _json_value(np.asarray(x))
+
+
+def ranked(result: Result, key: str) -> list[dict]:
+    """The rows of a top or bottom view: index, loss and the breakdown's other cells."""
+    pairs = result.views.get(key) or []
+    names, rows = breakdown(result, sorted(i for i, _ in pairs))
+    by_flat = {}
+    for (i, _), row in zip(sorted(pairs), rows):
+        by_flat[i] = dict(zip(names[1:], row[1:]))
+    out = []
+    for i, loss in pairs:
+        cells = by_flat[i]
+        index = [int(k) for k in np.unravel_index(i, result.elements_shape)] if result.elements_shape else []
+        terms = {k: _cell_json(v) for k, v in cells.items() if k != "loss" and not (isinstance(v, str) and v == "")}
+        out.append({"index": index, "loss": _json_value(np.float64(loss)), "terms": terms})
+    return out
+
+
+def views_json(result: Result, max_rows: int) -> dict:
+    """top, bottom, groups (SPEC §10), and the summary and histogram past --max-rows."""
+    doc = {}
+    for key in ("top", "bottom"):
+        if key in result.views:
+            doc[key] = ranked(result, key)
+    if "groups" in result.views:
+        doc["groups"] = [{k: _json_value(np.asarray(v)) if k != "group" else _cell_json(v) for k, v in g.items()}
+                         for g in result.views["groups"]]
+    if "summary" in result.views and result.count > max_rows:
+        doc["summary"] = {k: _json_value(np.asarray(v)) if not isinstance(v, bool) else v
+                          for k, v in result.views["summary"].items()}
+        doc["histogram"] = {k: _json_value(np.asarray(v)) if k != "scale" else v
+                            for k, v in result.views["histogram"].items()}
+    return doc
+
+
 def value_text(value: np.ndarray) -> str:
     """The value alone: a scalar on one line, a vector one element per line, a matrix one row per line."""
     v = np.asarray(value)
@@ -223,10 +262,48 @@ def _render_value(result: Result, stream) -> None:
         stream.write(value_text(e if e.ndim < 2 else e.reshape(-1, e.shape[-1])))
 
 
+def _print_views(console, result: Result, max_rows: int) -> None:
+    """The sections of SPEC §10 under the breakdown: summary and histogram past --max-rows,
+    the largest and smallest elements, the groups."""
+    from .views import draw
+
+    v = result.views
+    if "summary" in v and result.count > max_rows:
+        console.print()
+        console.print(draw.summary_table(v["summary"]))
+        if v["histogram"]["counts"] or v["histogram"].get("zeros"):
+            console.print(draw.HistogramView(v["histogram"], v["summary"]))
+    for key, largest in (("top", True), ("bottom", False)):
+        if key in v:
+            rows = ranked(result, key)
+            names = list(dict.fromkeys(n for r in rows for n in r["terms"]))
+            cells = {r["index"] and tuple(r["index"]) or (): r["terms"] for r in rows}
+            console.print()
+            console.print(draw.top_section(
+                v[key], largest=largest,
+                terms=lambda i: {n: cells[_at(result, i)].get(n, "") for n in names},
+                index_text=lambda i: _index_text(i, result.elements_shape)))
+    if "groups" in v:
+        console.print()
+        console.print(draw.groups_section(v["groups"], by=v.get("group_by", "group")))
+
+
+def _at(result: Result, flat: int) -> tuple:
+    return tuple(int(k) for k in np.unravel_index(flat, result.elements_shape)) if result.elements_shape else ()
+
+
 def _render_csv(result: Result, stream, precision):
     import csv
 
     writer = csv.writer(stream, lineterminator="\n")
+    if "top" in result.views or "bottom" in result.views:  # the ranked rows only
+        ranks = [(key, r) for key in ("top", "bottom") if key in result.views for r in ranked(result, key)]
+        names = list(dict.fromkeys(n for _, r in ranks for n in r["terms"]))
+        writer.writerow(["view", "index", "loss", *names])
+        for key, r in ranks:
+            writer.writerow([key, ",".join(map(str, r["index"])) or "()", number(r["loss"], precision),
+                             *[number(r["terms"].get(n, ""), precision) for n in names]])
+        return
     names = None
     grads = _aligned_grads(result)
     for start, out, arrays in result.chunks():
@@ -276,6 +353,7 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     if result.count:
         console.print(table)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
+    _print_views(console, result, max_rows)
     if result.grads == {}:
         console.print("no gradient: PyTorch differentiates none of these tensors here", soft_wrap=True)
     elif result.grads:

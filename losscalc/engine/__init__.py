@@ -46,6 +46,7 @@ class Result:
     inputs: dict[str, TensorSource] = field(default_factory=dict)  # by name, as the kernel got them
     grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
     first: tuple | None = None  # the one chunk's (out, arrays) when the plan is whole
+    views: dict = field(default_factory=dict)  # top, bottom, groups, summary, histogram (SPEC §10)
 
     @property
     def count(self) -> int:
@@ -201,6 +202,24 @@ class _Warnings:
                                             "its counts and positions are that chunk's)")
 
 
+def _views(loss, top, bottom, group_by, summary, dtype, rng):
+    """The views asked for (engine/views.py), or None."""
+    from .views import Views
+
+    for flag, k in (("--top", top), ("--bottom", bottom)):
+        if not isinstance(k, int) or k < 0:
+            raise LossError(f"{flag}: {k!r} is not a whole number of 0 or more.")
+    if not (top or bottom or summary or group_by is not None):
+        return None
+    names = [t.name for t in loss.tensors]
+    if isinstance(group_by, str) and group_by in names:
+        return Views(top, bottom, label_name=group_by, summary=summary)
+    labels = None
+    if group_by is not None:
+        labels = _to_input(group_by, "--group-by", "any", dtype, rng).array
+    return Views(top, bottom, labels=labels, summary=summary)
+
+
 def _nonfinite(counts: dict, arrays: dict, names) -> None:
     for name in names:
         a = arrays[name]
@@ -231,6 +250,10 @@ def compute(
     keep: int = KEEP_ELEMENTS,
     sinks=(),
     progress=None,
+    top: int = 0,
+    bottom: int = 0,
+    group_by=None,
+    summary: bool = False,
     engine: str = "local",
     scheduler: str | None = None,
     scheduler_timeout: float = 10.0,
@@ -280,10 +303,13 @@ def compute(
             tensor = _to_input(value, opt.flag, "float", np_dtype, rng)
             inputs[opt.flag], kinds[opt.flag] = tensor, "float"
             value = tensor.array
-        elif opt.choices and value not in opt.choices:
-            raise LossError(f"{opt.flag}: {value!r} is not one of {', '.join(opt.choices)}.")
+        elif opt.type != "tensor":
+            opt.check(value)  # before any data is read
         resolved[opt.name] = value
     plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
+    views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
+    if views and engine == "dask" and (top or bottom or group_by is not None):
+        raise LossError("--top, --bottom and --group-by run with --engine local only for now.")
     cut = set(plan.split.axes) | set(plan.split.cutters) if plan.split else set(inputs)
     counts: dict = {}
     _nonfinite(counts, {k: t.array for k, t in inputs.items() if k not in cut}, set(inputs) - cut)
@@ -331,6 +357,8 @@ def compute(
             partials = partials.add(part)
             for sink in sinks:
                 sink.add(start, out.elements)
+            if views:
+                views.take(plan, chunk, start, out, arrays)
             said.add(caught)
             caught.clear()
     if elements is not None and math.prod(shape) > keep:
@@ -355,6 +383,7 @@ def compute(
         inputs=inputs,
         grads=grads,
         first=first,
+        views=views.finish(reduction) if views and engine == "local" else {},
     )
 
 

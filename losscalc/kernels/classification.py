@@ -272,8 +272,10 @@ def _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape,
     k = int(ignored.sum())
     if k:
         terms["ignored"] = lambda: np.where(ignored, "ignored", "").reshape(out_shape)
+    weights = (~ignored).astype(elements.dtype) if weight is None else wy
     return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
-                     denominator_label=den_label, ignored=(k, ignore_index), backward=backward)
+                     denominator_label=den_label, weights=weights.reshape(out_shape) if k or weight is not None
+                     else None, ignored=(k, ignore_index), backward=backward)
 
 
 def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smoothing=0.0):

@@ -47,6 +47,7 @@ def _weighted(err: np.ndarray, ddiff: Callable[[], np.ndarray], input: np.ndarra
         denominator=weight.sum(dtype=err.dtype),
         numerator_label="Σ w·l",
         denominator_label="Σ w",
+        weights=weight,
         backward=_of_difference(ddiff, weight),
     )
 

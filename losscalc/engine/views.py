@@ -1,0 +1,78 @@
+"""The views of SPEC §10 fed by the engine, chunk by chunk: the K largest and smallest element
+losses, the loss per group, and the summary with its histogram (losscalc/views holds the
+accumulators; this module only hands them each chunk's elements, labels and mean partials)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import LossError
+from ..views import Groups, Summary, TopK
+
+
+class Views:
+    """`top`/`bottom`: K (0: none); `labels`: the group labels (an array or a lazy array), or
+    the name of one of the loss's tensors; `summary`: whether to keep the summary."""
+
+    def __init__(self, top: int = 0, bottom: int = 0, labels=None, label_name: str | None = None,
+                 summary: bool = False):
+        self.top = TopK(top) if top else None
+        self.bottom = TopK(bottom, largest=False) if bottom else None
+        self.labels, self.label_name = labels, label_name
+        self.groups = Groups() if labels is not None or label_name else None
+        self.summary = Summary() if summary else None
+
+    def take(self, plan, chunk, start: int, out, arrays) -> None:
+        e = out.elements
+        flat = e.reshape(-1)
+        if self.top:
+            self.top.add(start, flat)
+        if self.bottom:
+            self.bottom.add(start, flat)
+        if self.summary:
+            self.summary.add(flat)
+        if self.groups is not None:
+            labels = self._labels(plan, chunk, arrays, e.shape)
+            one = np.ones(e.shape, np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                numerators = e if out.mean_divisor is None else e / out.mean_divisor
+                if out.weights is not None:
+                    denominators = np.broadcast_to(out.weights, e.shape)
+                elif out.batch is not None and e.size:
+                    denominators = one * (out.batch / e.size)  # batchmean: each item's rows add up to 1
+                else:
+                    denominators = one
+            self.groups.add(labels.reshape(-1), flat, np.broadcast_to(numerators, e.shape).reshape(-1),
+                            np.broadcast_to(denominators, e.shape).reshape(-1))
+
+    def _labels(self, plan, chunk, arrays, shape) -> np.ndarray:
+        """The chunk's labels, broadcast to its elements: labels along the batch axis are cut
+        as the chunk is; labels of the leading axes only (one per item) are aligned on the left."""
+        if self.label_name:
+            labels = np.asarray(arrays[self.label_name])
+        else:
+            labels = self.labels
+            if plan.split is not None and len(labels.shape) >= 1 and labels.shape[0] == plan.split.n:
+                labels = labels[chunk.start:chunk.stop]
+            labels = np.asarray(labels)
+        if 1 <= labels.ndim < len(shape) and labels.shape == tuple(shape[:labels.ndim]):
+            labels = labels.reshape(labels.shape + (1,) * (len(shape) - labels.ndim))
+        try:
+            return np.broadcast_to(labels, shape)
+        except ValueError:
+            raise LossError(f"--group-by: labels of shape {tuple(labels.shape)} do not fit the elements' shape "
+                            f"{tuple(shape)}{' (of this chunk)' if plan.split else ''}; give one label per "
+                            "element, or one per item of the batch axis.") from None
+
+    def finish(self, reduction: str) -> dict:
+        out = {}
+        if self.top:
+            out["top"] = self.top.finish()
+        if self.bottom:
+            out["bottom"] = self.bottom.finish()
+        if self.groups is not None:
+            out["groups"] = self.groups.finish(reduction)
+            out["group_by"] = self.label_name or "group"
+        if self.summary:
+            out.update(self.summary.finish())
+        return out
