@@ -18,6 +18,7 @@ from . import __version__
 from .errors import LossError, LossWarning
 from .reduction import DEFAULT, DEPRECATED
 from .registry import Loss, find, losses
+from .conventions import FRAMEWORKS
 from .render import MAX_ELEMENTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -79,6 +80,10 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
         click.Option(["--group-by"], type=str, default=None, metavar="G", shell_complete=complete_path,
                      help="group labels (any tensor form, or a tensor's name: --group-by target): count, value "
                           "under the loss's reduction and share of the sum per group"),
+        click.Option(["--convention"], type=click.Choice(list(FRAMEWORKS)), default="torch", show_default=True,
+                     help="compute the loss as that framework's own loss does, with its defaults"),
+        click.Option(["--compare"], type=str, default=None, metavar="LIST",
+                     help="each framework's value beside PyTorch's: torch,keras,optax,sklearn or all"),
         click.Option(["--max-elements"], type=click.IntRange(0), default=MAX_ELEMENTS, show_default=True,
                      help="JSON carries the elements (and gradients) up to this many; beyond, null: use --output"),
         click.Option(["--threads"], type=click.IntRange(1), default=None,
@@ -201,6 +206,8 @@ def run(loss: Loss, kwargs: dict) -> None:
     fmt, output = kwargs.pop("fmt"), kwargs.pop("output")
     precision, max_rows = kwargs.pop("precision"), kwargs.pop("max_rows")
     max_elements, show_progress = kwargs.pop("max_elements"), kwargs.pop("progress")
+    convention, compare = kwargs.pop("convention"), kwargs.pop("compare")
+    dtype_given = click.get_current_context().get_parameter_source("dtype") != click.core.ParameterSource.DEFAULT
     sinks = [ElementsFile(output)] if output else []
     bar = _Progress() if show_progress and sys.stderr.isatty() else None
     try:
@@ -214,6 +221,10 @@ def run(loss: Loss, kwargs: dict) -> None:
             sink.abort()
         if bar:
             bar.close()
+    if convention != "torch" or compare:
+        from .frameworks import conventions_of
+
+        conventions_of(result, convention, compare, result.dtype if dtype_given else None)
     render(result, fmt, sys.stdout, precision=precision, max_rows=max_rows, max_elements=max_elements)
 
 
@@ -258,7 +269,8 @@ def compute_params(loss: Loss, kwargs: dict, **engine):
                     click.echo(f"warning: {w.message}", err=True)
 
 
-DISPLAY = ("fmt", "output", "precision", "max_rows", "max_elements", "progress")  # not compute's business
+DISPLAY = ("fmt", "output", "precision", "max_rows", "max_elements", "progress", "convention",
+           "compare")  # not compute's business
 
 
 def parse_example(loss: Loss) -> dict:

@@ -160,6 +160,12 @@ def render_explain(loss: Loss, stream) -> None:
             text(p, indent="  • ")
     if loss.section("References"):
         section("References", reflow(loss.section("References")))
+    from .conventions import describe  # what Keras, optax and scikit-learn have of it
+
+    section("Other frameworks (--convention, --compare)")
+    for line in describe(loss.name):
+        stripped = line.lstrip()
+        text(stripped, indent="  " + " " * (len(line) - len(stripped)), hang="      ")
     if loss.example:
         section("Worked example")
         out.print(Text(f"  $ losscalc {loss.name} {loss.example}"), soft_wrap=True)  # kept whole: copyable

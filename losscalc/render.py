@@ -163,7 +163,10 @@ def render(result: Result, fmt: str, stream, *, precision: int | None = None, ma
     if fmt == "json":
         import json
 
-        stream.write(json.dumps({**to_json(result, max_elements), **views_json(result, max_rows)}) + "\n")
+        stream.write(json.dumps({**to_json(result, max_elements), **views_json(result, max_rows),
+                                 **conventions_json(result)}) + "\n")
+    elif fmt == "value" and result.convention is not None:
+        stream.write(number(np.float64(result.convention.value)) + "\n")
     elif fmt == "value":
         _render_value(result, stream)
     elif fmt == "csv":
@@ -240,6 +243,51 @@ def views_json(result: Result, max_rows: int) -> dict:
         doc["histogram"] = {k: _json_value(np.asarray(v)) if k != "scale" else v
                             for k, v in result.views["histogram"].items()}
     return doc
+
+
+def _convention_json(c) -> dict:
+    return {"value": _json_value(np.float64(c.value)), "function": c.function, "dtype": c.dtype,
+            "differences": list(c.differences), "conversions": list(c.conversions)}
+
+
+def conventions_json(result: Result) -> dict:
+    """SPEC §11: under --convention, the framework's value is the value (PyTorch's elements are
+    not the framework's, so they are left out); --compare adds every framework's."""
+    doc = {}
+    c = result.convention
+    if c is not None:
+        doc = {"value": _json_value(np.float64(c.value)), "elements": None, "convention": {
+            "name": c.framework, **_convention_json(c), "torch_value": _json_value(result.value)}}
+    if result.compared is not None:
+        doc["conventions"] = {}
+        for name, got in result.compared.items():
+            if got is None:
+                doc["conventions"][name] = {"value": _json_value(result.value), "function": result.loss.matches,
+                                            "differences": []}
+            elif isinstance(got, LossError):
+                doc["conventions"][name] = {"value": None, "refused": str(got)}
+            else:
+                doc["conventions"][name] = _convention_json(got)
+    return doc
+
+
+def _print_conventions(console, result: Result, precision) -> None:
+    from rich.table import Table
+
+    table = Table("framework", "function", "value", "how it differs from PyTorch", show_edge=True)
+    table.columns[1].overflow = "fold"
+    table.columns[2].justify = "right"
+    table.columns[2].no_wrap = True
+    for name, got in result.compared.items():
+        if got is None:
+            table.add_row(name, result.loss.matches, number(result.value, precision), "")
+        elif isinstance(got, LossError):
+            table.add_row(name, "—", "—", str(got))
+        else:
+            table.add_row(name, got.function, number(np.float64(got.value), precision),
+                          "\n".join((*got.conversions, *got.differences)) or "the same")
+    console.print()
+    console.print(table)
 
 
 def value_text(value: np.ndarray) -> str:
@@ -333,6 +381,17 @@ def _render_table(result: Result, stream, precision, max_rows, width):
     precision = precision or TABLE_PRECISION
     console = _Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
     console.print(header_text(result), soft_wrap=True)
+    c = result.convention
+    if c is not None:  # the framework's value, how it came about, and PyTorch's beside it
+        console.print(f"value: {number(np.float64(c.value))}   ({c.function}, {c.dtype})")
+        for line in c.conversions:
+            console.print(f"given: {line}", soft_wrap=True)
+        for line in c.differences:
+            console.print(f"differs from PyTorch: {line}", soft_wrap=True)
+        console.print(f"PyTorch ({result.loss.matches}): {number(result.value)}")
+        if result.compared is not None:
+            _print_conventions(console, result, precision)
+        return
     shape = str(tuple(result.elements_shape) if result.reduction == "none" else ())
     if result.reduction != "none":
         console.print(f"value: {number(result.value)}   shape: {shape}")
@@ -354,6 +413,8 @@ def _render_table(result: Result, stream, precision, max_rows, width):
         console.print(table)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
     _print_views(console, result, max_rows)
+    if result.compared is not None:
+        _print_conventions(console, result, precision)
     if result.grads == {}:
         console.print("no gradient: PyTorch differentiates none of these tensors here", soft_wrap=True)
     elif result.grads:

@@ -47,6 +47,8 @@ class Result:
     grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
     first: tuple | None = None  # the one chunk's (out, arrays) when the plan is whole
     views: dict = field(default_factory=dict)  # top, bottom, groups, summary, histogram (SPEC §10)
+    convention: object = None  # with --convention: the ConventionResult of that framework (SPEC §11)
+    compared: dict | None = None  # with --compare: framework -> ConventionResult, LossError, or None (torch)
 
     @property
     def count(self) -> int:
