@@ -110,9 +110,9 @@ def render_explain(loss: Loss, stream) -> None:
     out = console(stream)
     width = max(out.width, 40)
 
-    def text(line, indent="  ", hang="    "):  # wrapped to the width, continuation lines hung
+    def text(line, indent="  ", hang="    ", cut=False):  # wrapped to the width, continuation lines hung
         parts = textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=hang,
-                              break_on_hyphens=False, break_long_words=False)
+                              break_on_hyphens=False, break_long_words=cut)
         for part in parts or [""]:
             out.print(Text(part), soft_wrap=True)
 
@@ -165,7 +165,7 @@ def render_explain(loss: Loss, stream) -> None:
     section("Other frameworks (--convention, --compare)")
     for line in describe(loss.name):
         stripped = line.lstrip()
-        text(stripped, indent="  " + " " * (len(line) - len(stripped)), hang="      ")
+        text(stripped, indent="  " + " " * (len(line) - len(stripped)), hang="      ", cut=True)  # long calls
     if loss.example:
         section("Worked example")
         out.print(Text(f"  $ losscalc {loss.name} {loss.example}"), soft_wrap=True)  # kept whole: copyable
