@@ -198,6 +198,60 @@ def make_command(loss: Loss) -> click.Command:
                          short_help=loss.summary, context_settings=CONTEXT, no_args_is_help=True)
 
 
+def make_many_command(losses: list[Loss]) -> click.Command:
+    """`losscalc mse,l1,huber TENSOR...`: several losses of the same tensors in one pass. Each
+    option applies to the losses that have it (unset, each loss keeps its own default)."""
+    from types import SimpleNamespace
+
+    first = losses[0]
+    params: list[click.Parameter] = [click.Argument([t.name], metavar=t.name.upper(), shell_complete=complete_path)
+                                     for t in first.tensors]
+    options = {}
+    for loss in losses:
+        for o in loss.options:
+            options.setdefault(o.name, o)
+    for o in options.values():
+        option = _loss_option(o)
+        option.default, option.show_default = None, False
+        params.append(option)
+    shared = SimpleNamespace(reductions=tuple(dict.fromkeys(r for l in losses for r in l.reductions)),
+                             legacy=any(l.legacy for l in losses))
+    params += _common_options(shared)
+    name = ",".join(l.name for l in losses)
+
+    def callback(**kwargs):
+        run_many(losses, kwargs)
+
+    return LossCommand(name, params=params, callback=callback, context_settings=CONTEXT, no_args_is_help=True,
+                       help=f"Several losses of the same tensors, in one pass: {', '.join(l.name for l in losses)}.")
+
+
+ONE_LOSS_ONLY = {"output": None, "grad": False, "top": 0, "bottom": 0, "group_by": None, "convention": "torch",
+                 "compare": None}
+
+
+def run_many(losses: list[Loss], kwargs: dict) -> None:
+    from .engine import compute_many
+    from .render import render_many
+
+    for key, default in ONE_LOSS_ONLY.items():
+        if kwargs.pop(key, default) != default:
+            raise LossError(f"--{key.replace('_', '-')} takes one loss; give the losses one call each.")
+    fmt, precision = kwargs.pop("fmt"), kwargs.pop("precision")
+    for key in DISPLAY:
+        kwargs.pop(key, None)
+    tensors = [kwargs.pop(t.name) for t in losses[0].tensors]
+    settings = {k: v for k, v in kwargs.items() if v is not None}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", LossWarning)
+        try:
+            results = compute_many([l.name for l in losses], *tensors, **settings)
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, LossWarning)):
+                click.echo(f"warning: {message}", err=True)
+    render_many(results, fmt, sys.stdout, precision=precision)
+
+
 def run(loss: Loss, kwargs: dict) -> None:
     """Compute one loss from parsed CLI arguments and render it."""
     from .output import ElementsFile
@@ -292,6 +346,8 @@ class LossGroup(click.Group):
         if name in self.commands:
             return self.commands[name]
         try:
+            if "," in name:
+                return make_many_command([find(n) for n in name.split(",") if n.strip()])
             return make_command(find(name))
         except LossError:
             return None
@@ -300,7 +356,11 @@ class LossGroup(click.Group):
         name = args[0]
         if name not in self.commands and not ctx.resilient_parsing:  # completing: no error
             try:
-                find(name)
+                losses = [find(n) for n in name.split(",")]
+                if len(losses) > 1 and any([t.name for t in l.tensors] != [t.name for t in losses[0].tensors]
+                                           for l in losses):
+                    raise LossError(f"the losses {name} take different tensors; several losses in one call "
+                                    "must take the same tensors.")
             except LossError as e:
                 raise UserError(str(e)) from None
         return super().resolve_command(ctx, args)
@@ -309,6 +369,11 @@ class LossGroup(click.Group):
         """Subcommands, loss names and their aliases (or the group's options after `-`)."""
         if incomplete.startswith("-"):
             return super().shell_complete(ctx, incomplete)
+        if "," in incomplete:  # several losses: complete the one after the last comma
+            from click.shell_completion import CompletionItem
+
+            head, _, tail = incomplete.rpartition(",")
+            return [CompletionItem(f"{head},{item.value}", help=item.help) for item in loss_completions(tail)]
         extra = [(name, cmd.get_short_help_str()) for name, cmd in sorted(self.commands.items())]
         return loss_completions(incomplete, extra)
 

@@ -245,6 +245,34 @@ def views_json(result: Result, max_rows: int) -> dict:
     return doc
 
 
+def render_many(results: list[Result], fmt: str, stream, *, precision: int | None = None) -> None:
+    """Several losses of the same tensors: a row per loss, or JSON {"results": [...]}."""
+    if fmt == "json":
+        import json
+
+        stream.write(json.dumps({"results": [to_json(r) for r in results]}) + "\n")
+    elif fmt == "value":
+        for r in results:
+            stream.write(value_text(r.value) if r.value is not None else "null\n")
+    elif fmt == "csv":
+        stream.write("loss,reduction,value\n")
+        for r in results:
+            value = number(r.value, precision) if r.value is not None and r.value.ndim == 0 else "elements"
+            stream.write(f"{r.loss.name},{r.reduction},{value}\n")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=stream, markup=False, highlight=False, soft_wrap=False)
+        table = Table("loss", "reduction", "value", "reduction written out", show_edge=True)
+        table.columns[2].justify, table.columns[2].no_wrap = "right", True
+        for r in results:
+            scalar = r.value is not None and r.value.ndim == 0
+            value = number(r.value, precision) if scalar else f"{r.count} elements"
+            table.add_row(r.loss.name, r.reduction, value, arithmetic_text(r, precision or TABLE_PRECISION))
+        console.print(table)
+
+
 def _convention_json(c) -> dict:
     return {"value": _json_value(np.float64(c.value)), "function": c.function, "dtype": c.dtype,
             "differences": list(c.differences), "conversions": list(c.conversions)}

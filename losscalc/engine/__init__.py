@@ -239,154 +239,230 @@ def _warn_nonfinite(counts: dict) -> None:
                  "they propagate into the loss as in PyTorch.")
 
 
-def compute(
-    name: str,
-    *tensors,
-    reduction: str = DEFAULT,
-    dtype: str = "float64",
-    size_average: bool | None = None,
-    reduce: bool | None = None,
-    seed: int | None = None,
-    grad: bool = False,
-    threads: int | None = None,
-    keep: int = KEEP_ELEMENTS,
-    sinks=(),
-    progress=None,
-    top: int = 0,
-    bottom: int = 0,
-    group_by=None,
-    summary: bool = False,
-    engine: str = "local",
-    scheduler: str | None = None,
-    scheduler_timeout: float = 10.0,
-    **options,
-) -> Result:
+def compute(name: str, *tensors, **settings) -> Result:
     """Compute a loss as PyTorch would.
 
     `tensors` are NumPy arrays, nested lists, numbers, or strings in losscalc's tensor syntax
-    (`"1,2;3,4"`, `"pred.npy"`, `"randn(3,5)"`), in PyTorch's forward order. `options` are the
-    loss's options by their Python names (`ignore_index=1`); tensor options take the same
-    forms. With `grad=True` the result also holds the analytic gradient of the value (of the
-    sum of the elements when `reduction="none"`) with respect to each floating-point positional
-    tensor PyTorch differentiates. Files are read chunk by chunk, on `threads` threads (default:
-    the machine's cores); the result keeps its elements when there are at most `keep` of them,
-    and each of `sinks` (an --output file, a view) gets them chunk by chunk:
-    `sink.add(flat_start, elements_of_the_chunk)`. Raises LossError for anything the user can
-    fix; warnings are LossWarnings.
+    (`"1,2;3,4"`, `"pred.npy"`, `"randn(3,5)"`), in PyTorch's forward order. The settings are
+    the loss's options by their Python names (`ignore_index=1`; tensor options take the same
+    forms), `reduction`, `dtype`, the legacy `size_average`/`reduce`, `seed`, and:
+    `grad=True`: the analytic gradient of the value (of the sum of the elements when
+    `reduction="none"`) with respect to each floating-point positional tensor PyTorch
+    differentiates; `threads`: the local engine's threads (default: the machine's cores);
+    `keep`: the result keeps its elements when there are at most this many; `sinks`: each
+    (an --output file) gets the elements chunk by chunk (`begin(shape, dtype)`, `add(flat_start,
+    elements)`); `top`, `bottom`, `group_by`, `summary`: the views of SPEC §10; `engine`
+    ("local" or "dask"), `scheduler`, `scheduler_timeout`. Raises LossError for anything the
+    user can fix; warnings are LossWarnings.
     """
-    loss = find(name)
-    if seed is not None and (not isinstance(seed, int) or seed < 0):
-        raise LossError(f"--seed: {seed!r} is not a whole number of 0 or more.")
-    if dtype not in DTYPES:
-        raise LossError(f"--dtype: {dtype!r} is not supported; expected float64 or float32.")
-    if threads is not None and (not isinstance(threads, int) or threads < 1):
-        raise LossError(f"--threads: {threads!r} is not a whole number of 1 or more.")
-    np_dtype = DTYPES[dtype]
-    if len(tensors) != len(loss.tensors):
-        names = " ".join(t.name for t in loss.tensors)
-        raise LossError(f"{loss.name} takes {len(loss.tensors)} tensors ({names}); got {len(tensors)}.")
-    known = {o.name: o for o in loss.options}
-    unknown = sorted(set(options) - set(known))
+    run = _Run(name, tensors, **settings)
+    run.drive()
+    return run.result()
+
+
+def compute_many(names: list[str], *tensors, **settings) -> list[Result]:
+    """Several losses of the same tensors (SPEC §11), read once: each chunk of the inputs is
+    read and handed to every loss's kernel in turn, in one pass over the files. An option
+    applies to each loss that has it; one that none of them has is an error."""
+    losses = [find(n) for n in names]
+    first = losses[0]
+    for loss in losses[1:]:
+        if [t.name for t in loss.tensors] != [t.name for t in first.tensors]:
+            raise LossError(f"{first.name} and {loss.name} take different tensors "
+                            f"({' '.join(t.name for t in first.tensors)} against "
+                            f"{' '.join(t.name for t in loss.tensors)}); several losses in one call must "
+                            "take the same tensors.")
+    engine_keys = set(_Run.SETTINGS)
+    options = {k: v for k, v in settings.items() if k not in engine_keys}
+    unknown = sorted(k for k in options if not any(k in {o.name for o in l.options} for l in losses))
     if unknown:
-        raise LossError(
-            f"{loss.name} has no option {', '.join(unknown)}; its options are "
-            f"{', '.join(known) or 'none besides the reduction'}."
-        )
-    reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
-    rng = _LazyRng(seed)
-    if sum(isinstance(v, str) and v == "-" for v in [*tensors, *options.values()]) > 1:
-        raise LossError("only one tensor can be read from standard input (-) per call.")
-    inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
-    kinds = {t.name: t.kind for t in loss.tensors}
-    resolved = {}
-    for opt in loss.options:
-        value = options.get(opt.name, opt.default)
-        if opt.type == "tensor" and value is not None:
-            tensor = _to_input(value, opt.flag, "float", np_dtype, rng)
-            inputs[opt.flag], kinds[opt.flag] = tensor, "float"
-            value = tensor.array
-        elif opt.type != "tensor":
-            opt.check(value)  # before any data is read
-        resolved[opt.name] = value
-    plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
-    views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
-    if views and engine == "dask" and (top or bottom or group_by is not None):
-        raise LossError("--top, --bottom and --group-by run with --engine local only for now.")
-    cut = set(plan.split.axes) | set(plan.split.cutters) if plan.split else set(inputs)
-    counts: dict = {}
-    _nonfinite(counts, {k: t.array for k, t in inputs.items() if k not in cut}, set(inputs) - cut)
-    said = _Warnings()
-    partials, elements, shape, first = Partials(), None, None, None
-    if engine not in ("local", "dask"):
-        raise LossError(f"--engine: {engine!r} is not an engine; expected local or dask.")
-    if engine == "dask":
+        raise LossError(f"none of {', '.join(l.name for l in losses)} has the option {', '.join(unknown)}.")
+    runs, shared = [], list(tensors)
+    for loss in losses:
+        own = {k: v for k, v in options.items() if k in {o.name for o in loss.options}}
+        engine = {k: v for k, v in settings.items() if k in engine_keys}
+        if "reduction" in engine and engine["reduction"] not in loss.reductions:
+            engine["reduction"] = DEFAULT if engine["reduction"] == "batchmean" else engine["reduction"]
+        run = _Run(loss.name, shared, **engine, **own)
+        shared = [run.inputs[t.name] for t in loss.tensors]  # loaded once: the next losses reuse them
+        runs.append(run)
+    chunks = [[(c.start, c.stop) for c in r.plan.chunks] for r in runs]
+    if all(c == chunks[0] for c in chunks) and all(r.engine == "local" for r in runs):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for chunk, *outs in run_chunks(_Lockstep([r.plan for r in runs]), runs[0].threads):
+                for run, (out, part, arrays) in zip(runs, outs):
+                    run.take(chunk, out, part, arrays)
+                runs[0].said.add(caught)
+                caught.clear()
+        for run in runs[1:]:
+            run.said = _Warnings()
+    else:  # chunks that do not line up: one pass each, over the same opened inputs
+        for run in runs:
+            run.drive()
+    return [run.result() for run in runs]
+
+
+class _Lockstep:
+    """Several plans with the same chunks, run as one: a chunk of the inputs is read by the
+    first loss's kernel and, from memory, by the others'."""
+
+    def __init__(self, plans):
+        self.plans, self.chunks = plans, plans[0].chunks
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def run(self, chunk):
+        return tuple(plan.run(chunk) for plan in self.plans)
+
+
+class _Run:
+    """One loss's run: its inputs and plan (made at once, so errors come before any pass),
+    the chunks it takes (`take`, in order), and its Result."""
+
+    SETTINGS = ("reduction", "dtype", "size_average", "reduce", "seed", "grad", "threads", "keep", "sinks",
+                "progress", "top", "bottom", "group_by", "summary", "engine", "scheduler", "scheduler_timeout")
+
+    def __init__(self, name, tensors, *, reduction: str = DEFAULT, dtype: str = "float64",
+                 size_average: bool | None = None, reduce: bool | None = None, seed: int | None = None,
+                 grad: bool = False, threads: int | None = None, keep: int = KEEP_ELEMENTS, sinks=(),
+                 progress=None, top: int = 0, bottom: int = 0, group_by=None, summary: bool = False,
+                 engine: str = "local", scheduler: str | None = None, scheduler_timeout: float = 10.0,
+                 **options):
+        loss = find(name)
+        if seed is not None and (not isinstance(seed, int) or seed < 0):
+            raise LossError(f"--seed: {seed!r} is not a whole number of 0 or more.")
+        if dtype not in DTYPES:
+            raise LossError(f"--dtype: {dtype!r} is not supported; expected float64 or float32.")
+        if threads is not None and (not isinstance(threads, int) or threads < 1):
+            raise LossError(f"--threads: {threads!r} is not a whole number of 1 or more.")
+        if engine not in ("local", "dask"):
+            raise LossError(f"--engine: {engine!r} is not an engine; expected local or dask.")
+        np_dtype = DTYPES[dtype]
+        if len(tensors) != len(loss.tensors):
+            names = " ".join(t.name for t in loss.tensors)
+            raise LossError(f"{loss.name} takes {len(loss.tensors)} tensors ({names}); got {len(tensors)}.")
+        known = {o.name: o for o in loss.options}
+        unknown = sorted(set(options) - set(known))
+        if unknown:
+            raise LossError(
+                f"{loss.name} has no option {', '.join(unknown)}; its options are "
+                f"{', '.join(known) or 'none besides the reduction'}."
+            )
+        reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
+        rng = _LazyRng(seed)
+        if sum(isinstance(v, str) and v == "-" for v in [*tensors, *options.values()]) > 1:
+            raise LossError("only one tensor can be read from standard input (-) per call.")
+        inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
+        kinds = {t.name: t.kind for t in loss.tensors}
+        resolved = {}
+        for opt in loss.options:
+            value = options.get(opt.name, opt.default)
+            if opt.type == "tensor" and value is not None:
+                tensor = _to_input(value, opt.flag, "float", np_dtype, rng)
+                inputs[opt.flag], kinds[opt.flag] = tensor, "float"
+                value = tensor.array
+            elif opt.type != "tensor":
+                opt.check(value)  # before any data is read
+            resolved[opt.name] = value
+        plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
+        views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
+        if views and engine == "dask" and (top or bottom or group_by is not None):
+            raise LossError("--top, --bottom and --group-by run with --engine local only for now.")
+        self.loss, self.reduction, self.dtype, self.np_dtype, self.grad = loss, reduction, dtype, np_dtype, grad
+        self.threads, self.keep, self.sinks, self.progress, self.engine = threads, keep, sinks, progress, engine
+        self.scheduler, self.scheduler_timeout = scheduler, scheduler_timeout
+        self.inputs, self.resolved, self.plan, self.views = inputs, resolved, plan, views
+        self.cut = set(plan.split.axes) | set(plan.split.cutters) if plan.split else set(inputs)
+        self.counts: dict = {}
+        _nonfinite(self.counts, {k: t.array for k, t in inputs.items() if k not in self.cut}, set(inputs) - self.cut)
+        self.said = _Warnings()
+        self.partials, self.elements, self.shape, self.first = Partials(), None, None, None
+
+    def drive(self) -> None:
+        """The whole pass: the local engine's chunks in order, or the Dask engine's."""
+        if self.engine == "dask":
+            return self._dask()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for chunk, out, part, arrays in run_chunks(self.plan, self.threads, self.progress):
+                self.take(chunk, out, part, arrays)
+                self.said.add(caught)
+                caught.clear()
+
+    def take(self, chunk, out, part, arrays) -> None:
+        """One chunk's output, in chunk order: partials, kept elements, sinks, views."""
+        plan = self.plan
+        if self.shape is None:
+            self.shape = plan.elements_shape(out)
+            if math.prod(self.shape) <= self.keep and not plan.whole:
+                self.elements = np.empty(self.shape, out.elements.dtype)
+            for sink in self.sinks:
+                sink.begin(self.shape, out.elements.dtype)
+        start = plan.element_start(chunk, out)
+        if plan.whole:
+            self.elements, self.first = out.elements, (out, arrays)
+        elif self.elements is not None:
+            self.elements.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
+        if not np.isfinite(part.total):
+            _nonfinite(self.counts, arrays, self.cut)
+        self.partials = self.partials.add(part)
+        for sink in self.sinks:
+            sink.add(start, out.elements)
+        if self.views:
+            self.views.take(plan, chunk, start, out, arrays)
+
+    def _dask(self) -> None:
         from .dask import run_dask  # engine/dask.py: the same chunks as Dask tasks
 
-        run = run_dask(plan, scheduler=scheduler, timeout=scheduler_timeout,
-                       elements=bool(sinks) or reduction == "none" and keep > 0)
-        shape = run.shape
+        plan, sinks, keep = self.plan, self.sinks, self.keep
+        run = run_dask(plan, scheduler=self.scheduler, timeout=self.scheduler_timeout,
+                       elements=bool(sinks) or self.reduction == "none" and keep > 0)
+        self.shape = run.shape
         for k, (chunk, e) in enumerate(run.blocks or ()):
             if k == 0:
-                elements = np.empty(shape, e.dtype) if math.prod(shape) <= keep else None
+                self.elements = np.empty(self.shape, e.dtype) if math.prod(self.shape) <= keep else None
                 for sink in sinks:
-                    sink.begin(shape, e.dtype)
+                    sink.begin(self.shape, e.dtype)
             start = chunk.start * math.prod(e.shape[1:]) if plan.split else 0
-            if elements is not None:
-                elements.reshape(-1)[start:start + e.size] = e.reshape(-1)
+            if self.elements is not None:
+                self.elements.reshape(-1)[start:start + e.size] = e.reshape(-1)
             for sink in sinks:
                 sink.add(start, e)
-        partials = run.partials  # after the blocks: streamed runs finish with their last block
+        self.partials = run.partials  # after the blocks: streamed runs finish with their last block
         for name, (nan, inf) in run.nonfinite.items():
-            old = counts.get(name, (0, 0))
-            counts[name] = (old[0] + nan, old[1] + inf)
-        said.add_messages(run.messages)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        for chunk, out, part, arrays in (run_chunks(plan, threads, progress) if engine == "local" else ()):
-            if shape is None:
-                shape = plan.elements_shape(out)
-                if math.prod(shape) <= keep and not plan.whole:
-                    elements = np.empty(shape, out.elements.dtype)
-                for sink in sinks:
-                    sink.begin(shape, out.elements.dtype)
-            start = plan.element_start(chunk, out)
-            if plan.whole:
-                elements, first = out.elements, (out, arrays)
-            elif elements is not None:
-                elements.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
-            if not np.isfinite(part.total):
-                _nonfinite(counts, arrays, cut)
-            partials = partials.add(part)
-            for sink in sinks:
-                sink.add(start, out.elements)
-            if views:
-                views.take(plan, chunk, start, out, arrays)
-            said.add(caught)
-            caught.clear()
-    if elements is not None and math.prod(shape) > keep:
-        elements = None
-    _warn_nonfinite(counts)
-    said.emit()
-    value, arithmetic = finish(partials, reduction, np_dtype)
-    if reduction == "none":
-        value = elements
-    grads = _gradients(loss, plan, first, reduction, partials, inputs, threads) if grad else None
-    return Result(
-        loss=loss,
-        reduction=reduction,
-        options=resolved,
-        dtype=dtype,
-        value=value,
-        elements=elements,
-        elements_shape=shape,
-        arithmetic=arithmetic,
-        partials=partials,
-        plan=plan,
-        inputs=inputs,
-        grads=grads,
-        first=first,
-        views=views.finish(reduction) if views and engine == "local" else {},
-    )
+            old = self.counts.get(name, (0, 0))
+            self.counts[name] = (old[0] + nan, old[1] + inf)
+        self.said.add_messages(run.messages)
+
+    def result(self) -> Result:
+        elements, shape = self.elements, self.shape
+        if elements is not None and math.prod(shape) > self.keep:
+            elements = None
+        _warn_nonfinite(self.counts)
+        self.said.emit()
+        value, arithmetic = finish(self.partials, self.reduction, self.np_dtype)
+        if self.reduction == "none":
+            value = elements
+        grads = _gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
+                           self.threads) if self.grad else None
+        return Result(
+            loss=self.loss,
+            reduction=self.reduction,
+            options=self.resolved,
+            dtype=self.dtype,
+            value=value,
+            elements=elements,
+            elements_shape=shape,
+            arithmetic=arithmetic,
+            partials=self.partials,
+            plan=self.plan,
+            inputs=self.inputs,
+            grads=grads,
+            first=self.first,
+            views=self.views.finish(self.reduction) if self.views and self.engine == "local" else {},
+        )
 
 
 def _gradients(loss: Loss, plan: Plan, first, reduction: str, partials: Partials,
