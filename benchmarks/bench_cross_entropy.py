@@ -4,7 +4,7 @@
 
 Shapes (N=1e5, C=1000) and (N=1e6, C=10), float32 and float64, class-index targets, mean.
 Times (best of --runs, interleaved) for
-  kernel    losscalc.kernels.classification.cross_entropy + the reducer (arrays in, value out)
+  kernel    losscalc.kernels.classification.cross_entropy on one chunk + the reducer (Partials, finish)
   compute   losscalc.compute("cross_entropy", ...)   (adds the engine: dtype casts, non-finite count)
   torch     torch.nn.functional.cross_entropy on tensors sharing the same memory
 and the ratios kernel/torch and compute/torch (below 1: losscalc is faster).
@@ -56,7 +56,7 @@ def main():
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
     from losscalc import compute
     from losscalc.kernels.classification import cross_entropy
-    from losscalc.reduction import apply_reduction, upstream
+    from losscalc.reduction import Partials, finish, upstream
 
     torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore")
@@ -71,7 +71,8 @@ def main():
             tx, ty = torch.from_numpy(x), torch.from_numpy(y)
 
             def kernel():
-                return apply_reduction(cross_entropy(x, y), "mean")[0]
+                out = cross_entropy(x, y)
+                return finish(Partials.of(out), "mean", out.elements.dtype)[0]
 
             def through_compute():
                 return compute("cross_entropy", x, y, dtype=dtype).value
@@ -97,7 +98,8 @@ def main():
     def kernel():
         with np.errstate(all="ignore"):
             out = cross_entropy(x, y)
-            return apply_reduction(out, "mean")[0], out.backward(upstream(out, "mean"))["input"]
+            partials = Partials.of(out)
+            return finish(partials, "mean", out.elements.dtype)[0], out.backward(upstream(out, "mean", partials))["input"]
 
     def through_compute():
         return compute("cross_entropy", x, y, dtype=dtype, grad=True).grads["input"]
