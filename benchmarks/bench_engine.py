@@ -9,10 +9,12 @@ Three tables, in markdown, each headed by the machine's load (`uptime`; the mach
    torch.nn.functional at torch.set_num_threads(2) and (1), and a tuned NumPy pass (one thread:
    ~1M-element chunks, `out=` buffers reused across chunks, float64 accumulation) on the same
    arrays. Each losscalc and NumPy value is checked against torch first (rtol 1e-10 float64,
-   1e-5 float32). Times are the median of --repeats runs after one warm-up; the warm-up is also
-   reported as "cold" for losscalc and torch: memory freed a moment ago is slow to touch again
-   on these VMs for about a second, which a one-shot user pays. "extra" is losscalc's peak of
-   newly allocated memory (tracemalloc, which sees NumPy's buffers) as a multiple of the inputs.
+   1e-5 float32). Times are the median of --repeats interleaved rounds (more for calls under
+   0.2 s in all) after one warm-up, which is also reported as "cold": memory freed a moment ago
+   is slow to touch again on these VMs for about a second, which a one-shot user pays.
+   "keep=0": compute(..., keep=0), which does not gather the elements into a whole array (the
+   default keeps up to 2**28 of them; the CLI keeps few). "extra" is losscalc's peak of newly
+   allocated memory (tracemalloc, which sees NumPy's buffers) as a multiple of the inputs.
 2. A big file: `losscalc mse a.npy b.npy` on two float32 .npy files of 2.5e8 elements (1 GB
    each, written to a temporary directory in slices and deleted after) as a subprocess, with
    --format value, --format json and --reduction none --output out.npy, against the tuned NumPy
@@ -306,9 +308,10 @@ def in_memory(args):
     print(f"load: `{uptime()}`  \ncores: {cores}; chunk: {CHUNK} elements; median of {args.repeats} "
           f"interleaved rounds (or more, to fill 0.2 s) after a warm-up (cold = the warm-up); torch {torch.__version__}; times in ms. "
           f"lc = losscalc.compute, T = threads; NumPy = the tuned pass, one thread.\n")
-    print("| loss | dtype | shape | lc T=2 | torch T=2 | **lc/torch T=2** | lc T=1 | torch T=1 | "
-          "**lc/torch T=1** | NumPy | lc T=1/NumPy | lc cold T=2 | torch cold T=2 | lc extra (x inputs) |")
-    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| loss | dtype | shape | lc T=2 | torch T=2 | **lc/torch T=2** | lc keep=0 T=2 | keep=0/torch | "
+          "lc T=1 | torch T=1 | **lc/torch T=1** | NumPy | lc T=1/NumPy | lc cold T=2 | torch cold T=2 | "
+          "lc extra (x inputs) |")
+    print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rng = np.random.default_rng(0)
     warnings.simplefilter("ignore")
     summary = []
@@ -327,6 +330,7 @@ def in_memory(args):
             print(f"<!-- {label} {dtype}: tuned NumPy {tuned!r} != torch {ref!r} -->")
         torch.set_num_threads(2)  # losscalc's default: the machine's cores
         row = timed({"lc2": lambda: compute(name, *arrays, dtype=dtype),
+                     "lc2k0": lambda: compute(name, *arrays, dtype=dtype, keep=0),
                      "torch2": lambda: tfn(*tensors)}, args.repeats)
         torch.set_num_threads(1)
         row.update(timed({"lc1": lambda: compute(name, *arrays, dtype=dtype, threads=1),
@@ -338,7 +342,7 @@ def in_memory(args):
         r1 = row["lc1"][1] / row["torch1"][1]
         ms = lambda s: f"{s * 1e3:.1f}" if s >= 0.01 else f"{s * 1e3:.3f}"  # noqa: E731
         print(f"| {label} | {dtype} | {shape} | {ms(row['lc2'][1])} | {ms(row['torch2'][1])} | **{r2:.2f}x** | "
-              f"{ms(row['lc1'][1])} | {ms(row['torch1'][1])} | **{r1:.2f}x** | {ms(row['np'][1])} | "
+              f"{ms(row['lc2k0'][1])} | {row['lc2k0'][1] / row['torch2'][1]:.2f}x | {ms(row['lc1'][1])} | {ms(row['torch1'][1])} | **{r1:.2f}x** | {ms(row['np'][1])} | "
               f"{row['lc1'][1] / row['np'][1]:.2f}x | {ms(row['lc2'][0])} | {ms(row['torch2'][0])} | {extra:.2f} |",
               flush=True)
         summary.append((label, dtype, r2, r1))
