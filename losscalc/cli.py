@@ -17,8 +17,7 @@ import click
 from . import __version__
 from .errors import LossError, LossWarning
 from .reduction import DEFAULT, DEPRECATED
-from .registry import Loss, find, losses
-from .conventions import FRAMEWORKS
+from .registry import FRAMEWORKS, Loss, find, losses
 from .render import MAX_ELEMENTS
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -318,9 +317,8 @@ def compute_params(loss: Loss, kwargs: dict, **engine):
         try:
             return compute(loss.name, *tensors, **kwargs, **engine)
         finally:
-            for w in caught:
-                if issubclass(w.category, LossWarning):
-                    click.echo(f"warning: {w.message}", err=True)
+            for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, LossWarning)):
+                click.echo(f"warning: {message}", err=True)
 
 
 DISPLAY = ("fmt", "output", "precision", "max_rows", "max_elements", "progress", "convention",

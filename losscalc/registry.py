@@ -15,6 +15,7 @@ from typing import Any, Callable
 from .errors import LossError
 
 REDUCTIONS = ("none", "mean", "sum")
+FRAMEWORKS = ("torch", "keras", "optax", "sklearn")  # --convention: losscalc/conventions reproduces each
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from ._common import Equivalent, NearMiss, Outcome
 __all__ = ["FRAMEWORKS", "Equivalent", "NearMiss", "ConventionResult", "equivalents", "all_equivalents",
            "near_misses", "convention_value", "compare", "describe"]
 
-FRAMEWORKS = ("torch", "keras", "optax", "sklearn")
+from ..registry import FRAMEWORKS  # noqa: E402  (the CLI's choices, without importing this package)
 
 #: framework -> what it is, for messages and `explain`.
 FRAMEWORK_NAMES = {"torch": "PyTorch 2.13 torch.nn", "keras": "Keras 3 keras.losses",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 
 def default_threads() -> int:
@@ -25,6 +24,8 @@ def run_chunks(plan, threads: int | None = None, progress=None):
             if progress:
                 progress(chunk.index + 1, len(plan))
         return
+    from concurrent.futures import ThreadPoolExecutor  # imported when there is more than one chunk
+
     pool = ThreadPoolExecutor(threads, thread_name_prefix="losscalc")
     pending: deque = deque()
     todo = iter(plan.chunks)
