@@ -338,6 +338,47 @@ def _render_value(result: Result, stream) -> None:
         stream.write(value_text(e if e.ndim < 2 else e.reshape(-1, e.shape[-1])))
 
 
+def _fitted_table(names: list[str], rows: list[list], precision: int, width: int):
+    """The breakdown as a rich table that fits `width` without cutting a number: numbers lose
+    significant digits (down to 2) until the columns fit; text cells (a CTC path) are cut with
+    an ellipsis; headers wrap at their words."""
+    from rich.table import Table
+
+    text = {j for j in range(1, len(names)) if any(isinstance(r[j], (str, np.str_)) and r[j] not in ("", "…")
+                                                   for r in rows)}
+    def fits(widths):
+        return 1 + 3 * len(names) + sum(w if j not in text else min(w, 6) for j, w in enumerate(widths)) <= width
+
+    for digits in range(precision, 1, -1) if precision > 2 else [precision]:  # fewer: only if headers cannot make room
+        cells = [[r[0], *[c if isinstance(c, (str, np.str_)) else number(c, digits) for c in r[1:]]] for r in rows]
+        for whole_headers in (True, False):
+            head = [len(n) if whole_headers else min(max(map(len, n.split() or [""])), 6) for n in names]
+            widths = [max([len(str(r[j])) for r in cells] + [head[j]]) for j in range(len(names))]
+            if fits(widths):
+                break
+        if fits(widths):
+            break
+    fixed = sum(w for j, w in enumerate(widths) if j not in text)
+    budget = max(width - 1 - 3 * len(names) - fixed, 4 * len(text))
+    natural = sum(widths[j] for j in text) or 1
+    import textwrap
+
+    headers = [name if j in text else "\n".join(textwrap.wrap(name, widths[j], break_on_hyphens=False))
+               for j, name in enumerate(names)]  # a long header wraps, at its words where it can
+    table = Table(*headers, show_edge=True)
+    for j, column in enumerate(table.columns):
+        column.justify = "right" if j else "left"
+        column.no_wrap = True
+        if j in text:  # its share of what the numbers leave
+            column.overflow = "ellipsis"
+            column.max_width = max(4, min(widths[j], budget * widths[j] // natural))
+        else:  # exactly as wide as its longest number, never folded or cut; a long header folds
+            column.width, column.overflow = widths[j], "fold"
+    for r in cells:
+        table.add_row(*[str(c) for c in r])
+    return table
+
+
 def _print_views(console, result: Result, max_rows: int) -> None:
     """The sections of SPEC §10 under the breakdown: summary and histogram past --max-rows,
     the largest and smallest elements, the groups."""
@@ -427,18 +468,15 @@ def _render_table(result: Result, stream, precision, max_rows, width):
         console.print(f"value: the {result.count} element losses below   shape: {shape}")
     flat, left_out = _rows(result, max_rows)
     names, rows = breakdown(result, flat)
-    table = Table(*names, show_edge=True)
-    for column in table.columns:
-        column.overflow = "fold"  # never cut a number short
-    for column in table.columns[1:]:
-        column.justify = "right"
     head = (max_rows + 1) // 2 if left_out else len(rows)
-    for k, row in enumerate(rows):
-        if left_out and k == head:
-            table.add_row(f"… {left_out} rows left out", *["…"] * (len(names) - 1))
-        table.add_row(row[0], *[number(c, precision) if not (isinstance(c, str) and c == "") else "" for c in row[1:]])
+    if left_out:  # a short marker row; what it stands for is said under the table
+        rows.insert(head, ["…", *["…"] * (len(names) - 1)])
+    table = _fitted_table(names, rows, precision, console.width)
     if result.count:
         console.print(table)
+    if left_out:
+        console.print(f"… {left_out} rows left out (rows {head} to {result.count - (len(rows) - head - 1) - 1}); "
+                      "--max-rows shows more", soft_wrap=True)
     console.print(arithmetic_text(result, precision), soft_wrap=True)
     _print_views(console, result, max_rows)
     if result.compared is not None:

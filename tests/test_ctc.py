@@ -76,7 +76,9 @@ def test_forward_and_best_path_against_every_alignment(target, blank):
     total, best, path = brute_force(lp, target, blank)
     np.testing.assert_allclose(result.value, total, rtol=1e-12)
     np.testing.assert_allclose(result.terms["-log p(best)"], best, rtol=1e-12)
-    assert str(result.terms["best path"]) == " ".join("_" if c == blank else str(c) for c in path)
+    runs = [(c, len(list(g))) for c, g in itertools.groupby(path)]  # run-length coded: "_×2 3"
+    assert str(result.terms["best path"]) == " ".join(("_" if c == blank else str(c)) + (f"×{n}" if n > 1 else "")
+                                                      for c, n in runs)
     assert str(result.terms["collapsed"]) == " ".join(str(c) for c in target).replace(str(blank), "_")
 
 
@@ -210,7 +212,7 @@ def test_alignment_in_csv():
     assert r.exit_code == 0, r.output
     row = next(csv.DictReader(io.StringIO(r.stdout)))
     assert row["target"] == "3 1 1 2"
-    assert row["best path"] == "_ 3 3 _ 1 _ 1 2"
+    assert row["best path"] == "_ 3×2 _ 1 _ 1 2"
     assert row["collapsed"] == "3 1 1 2"
     assert row["input len"] == "8" and row["target len"] == "4"
     assert float(row["l/max(len,1)"]) == pytest.approx(float(row["loss"]) / 4, rel=1e-15)
@@ -223,8 +225,11 @@ def test_alignment_per_sample_with_variable_lengths_in_csv():
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [row["target"] for row in rows] == ["1 2 2", "3", ""]
     assert [row["collapsed"] for row in rows] == ["1 2 2", "3", ""]
-    assert [len(row["best path"].split()) for row in rows] == [7, 2, 4]  # one symbol per frame in use
-    assert rows[2]["best path"] == "_ _ _ _"
+    def frames(path):  # run-length coded: "_×2 3" is three frames
+        return sum(int(run.partition("×")[2] or 1) for run in path.split())
+
+    assert [frames(row["best path"]) for row in rows] == [7, 2, 4]  # one symbol per frame in use
+    assert rows[2]["best path"] == "_×4"
 
 
 def test_best_paths_are_skipped_with_a_note_when_the_lattice_is_too_large(monkeypatch):

@@ -368,6 +368,8 @@ class _Run:
             resolved[opt.name] = value
         plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
         views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
+        if views and views.summary and len(plan) > 1 and engine == "local":
+            plan.after = views.chunk_summary
         if views and engine == "dask" and (top or bottom or group_by is not None):
             raise LossError("--top, --bottom and --group-by run with --engine local only for now.")
         self.loss, self.reduction, self.dtype, self.np_dtype, self.grad = loss, reduction, dtype, np_dtype, grad

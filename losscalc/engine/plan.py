@@ -51,6 +51,7 @@ class Plan:
 
     def __init__(self, loss, inputs: dict, kinds: dict, options: dict, dtype, size: int | None = None):
         self.loss, self.inputs, self.kinds, self.options, self.dtype = loss, inputs, kinds, options, dtype
+        self.after = None  # called with each chunk's KernelOut where the chunk runs (engine/views.py)
         self.positional = [t.name for t in loss.tensors]
         self.tensor_options = {o.name: o.flag for o in loss.options if o.type == "tensor"
                                and options.get(o.name) is not None}
@@ -117,6 +118,8 @@ class Plan:
                            for flag in [self.tensor_options.get(name)]}
                 out = self.loss.kernel(*(arrays[n] for n in self.positional), **options)
                 partials = Partials.of(out)
+                if self.after is not None:  # a view's own work on the chunk, on this worker thread
+                    out.after = self.after(out)
         finally:
             CHUNK_START.reset(token)
         return out, partials, arrays

@@ -22,6 +22,13 @@ class Views:
         self.groups = Groups() if labels is not None or label_name else None
         self.summary = Summary() if summary else None
 
+    def chunk_summary(self, out) -> Summary:
+        """The summary of one chunk, made on the thread that ran it (Plan.after); `take`
+        merges the chunks' summaries in chunk order."""
+        part = Summary()
+        part.add(out.elements.reshape(-1))
+        return part
+
     def take(self, plan, chunk, start: int, out, arrays) -> None:
         e = out.elements
         flat = e.reshape(-1)
@@ -30,7 +37,11 @@ class Views:
         if self.bottom:
             self.bottom.add(start, flat)
         if self.summary:
-            self.summary.add(flat)
+            part = getattr(out, "after", None)
+            if part is not None:
+                self.summary.merge(part)
+            else:
+                self.summary.add(flat)
         if self.groups is not None:
             labels = self._labels(plan, chunk, arrays, e.shape)
             one = np.ones(e.shape, np.float64)

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, at_most
-from .common import KernelOut, check_class_indices, check_probabilities, check_size, shape_str, sums_to_1
+from .common import CHUNK_START, KernelOut, check_class_indices, check_probabilities, check_size, shape_str, sums_to_1
 
 CHUNK = 1 << 18  # elements per block of the log-sum-exp: 1-2 MiB, the L2 cache of one core (1 << 20 is ~10% slower)
 SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
@@ -393,9 +393,10 @@ def nll(input, target, *, weight=None, ignore_index=-100):
 
 
 def _warn_unless_log_probs(input: np.ndarray, x: np.ndarray) -> None:
-    """Warn when exp(input) rows do not sum to 1 (checked on the first ~CHUNK elements' items)."""
+    """Warn when exp(input) rows do not sum to 1 (checked on the first ~CHUNK elements' items of
+    the first chunk only: a bounded sample, which the message says)."""
     n, c, d = x.shape
-    if not x.size:
+    if not x.size or CHUNK_START.get():
         return
     head, axis = (input[: max(1, CHUNK // (c * d))], 1) if input.ndim > 1 else (input, 0)
     hint = ": all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""

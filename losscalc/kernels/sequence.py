@@ -281,7 +281,7 @@ def _best_paths_by_sample(lat, blank) -> dict[str, np.ndarray]:
 
 def _best_paths(lat, blank):
     """The most probable alignment of each sample (Viterbi over the same lattice; samples in the
-    lattice's order), raw ("_ 3 3 _ 1") and collapsed ("3 1"), and its -log p."""
+    lattice's order), raw and run-length coded ("_×2 3×2 _ 1") and collapsed ("3 1"), and its -log p."""
     final, (up1, up2) = forward(lat, viterbi=True)
     il, tl, ext = lat.il, lat.tl, lat.ext
     score = end_score(final, tl, viterbi=True)
@@ -303,16 +303,35 @@ def _best_paths(lat, blank):
     labels = np.take_along_axis(ext, path, 1)
     none = ~(score > -np.inf)
     return {
-        "best path": np.where(none, "(none)", _join_rows(labels, keep, blank)),
+        "best path": np.where(none, "(none)", _run_lengths(labels, keep, blank)),
         "collapsed": np.where(none, "(none)", _join_rows(labels, emitted, blank)),
         "-log p(best)": -score,
     }
 
 
-def _join_rows(labels, keep, blank):
-    """Rows of labels as text, keeping the marked ones: one join for the whole batch, split at markers."""
+def _run_lengths(labels, keep, blank):
+    """Rows of labels (the kept frames, a prefix of each row) as runs: "_×5 1×3 _ 3×2"."""
+    change = np.ones(labels.shape, bool)
+    change[:, 1:] = labels[:, 1:] != labels[:, :-1]
+    starts = keep & change
+    frame = np.arange(labels.shape[1])
+    ends = np.where(keep, frame, -1).max(axis=1) + 1  # each row's frames in use
+    # a run lasts until the next start in its row, or the row's end
+    next_start = np.where(starts, frame, labels.shape[1])[:, ::-1]
+    next_start = np.minimum.accumulate(next_start, axis=1)[:, ::-1]
+    after = np.concatenate([next_start[:, 1:], np.full((len(labels), 1), labels.shape[1])], axis=1)
+    length = np.minimum(after, ends[:, None]) - frame
+    times = np.where(length > 1, np.char.add("×", length.astype(str)), "")
+    return _join_rows(labels, starts, blank, times)
+
+
+def _join_rows(labels, keep, blank, suffix=None):
+    """Rows of labels as text, keeping the marked ones (each followed by its `suffix`): one join
+    for the whole batch, split at markers."""
     classes, at = np.unique(labels, return_inverse=True)  # format each class once
     tokens = np.where(classes == blank, "_", classes.astype(str))[at.reshape(labels.shape)]
+    if suffix is not None:
+        tokens = np.char.add(tokens, suffix)
     marked = np.concatenate([tokens, np.full((len(labels), 1), "\n")], axis=1)
     keep = np.concatenate([keep, np.ones((len(labels), 1), bool)], axis=1)
     rows = " ".join(marked[keep].tolist()).split("\n")[:-1]
