@@ -10,7 +10,6 @@ row group: 190 MiB of anonymous memory against 40 MiB streamed).
 
 from __future__ import annotations
 
-import json
 import bisect
 import os
 import threading
@@ -18,12 +17,7 @@ import threading
 import numpy as np
 
 from ..errors import LossError
-from .base import LazyArray
-
-
-def _q(text: str) -> str:
-    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
-    return json.dumps(text, ensure_ascii=False)
+from .base import LazyArray, failure as _fail, quoted as _q
 
 
 IPC_SUFFIXES = (".feather", ".arrow", ".ipc")
@@ -39,10 +33,6 @@ def require_pyarrow(path: str, name: str):
                         f"needs pyarrow, which is not installed: "
                         f"pip install 'losscalc[parquet]'.") from None
     return pyarrow
-
-
-def _fail(name, path, what) -> LossError:
-    return LossError(f"{name}: file {path!r}: {what}.")
 
 
 def _columns_listing(names) -> str:

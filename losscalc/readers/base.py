@@ -9,9 +9,32 @@ the other formats subclass `LazyArray`.
 
 from __future__ import annotations
 
+import importlib
+import json
 import math
 
 import numpy as np
+
+from ..errors import LossError
+
+
+def quoted(text: str) -> str:
+    """A name in a message (a tensor, a column, a dataset), quoted as JSON quotes it."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def failure(name: str, path: str, what: str) -> LossError:
+    """The error of every reader: the argument, the file, and what is wrong with it."""
+    return LossError(f"{name}: file {path!r}: {what}.")
+
+
+def require(module: str, path: str, name: str, what: str, extra: str):
+    """Import an optional library, or say which extra installs it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise failure(name, path, f"reading {what} needs {module.split('.')[0]}, which is not installed: "
+                                  f"pip install 'losscalc[{extra}]'") from None
 
 
 class LazyArray:
@@ -23,6 +46,17 @@ class LazyArray:
     dtype: np.dtype
     source: str
     chunk_rows: int | None = None
+    _transient: tuple[str, ...] = ()  # what is opened in each process (handles, locks): never pickled
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k not in self._transient}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._reset()
+
+    def _reset(self) -> None:
+        """Forget what was opened: it is opened again on first use."""
 
     @property
     def ndim(self) -> int:

@@ -4,32 +4,16 @@ path and the dataset's name."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 
 import numpy as np
 
-from ..errors import LossError
-from .base import LazyArray
-
-
-def _q(text: str) -> str:
-    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
-    return json.dumps(text, ensure_ascii=False)
+from .base import LazyArray, failure as _fail, quoted as _q, require
 
 
 def require_h5py(path: str, name: str):
-    try:
-        import h5py
-    except ImportError:
-        raise LossError(f"{name}: file {path!r}: reading HDF5 files needs h5py, which is not "
-                        f"installed: pip install 'losscalc[hdf5]'.") from None
-    return h5py
-
-
-def _fail(name, path, what) -> LossError:
-    return LossError(f"{name}: file {path!r}: {what}.")
+    return require("h5py", path, name, "HDF5 files", "hdf5")
 
 
 def _open_file(path: str, name: str):
@@ -68,19 +52,11 @@ class HDF5Dataset(LazyArray):
         self.source = f"{os.path.basename(path)}:{dataset}"
         self._reset()
 
+    _transient = ("_file", "_ds", "_lock")
+
     def _reset(self):
         self._file = self._ds = None
         self._lock = threading.Lock()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for k in ("_file", "_ds", "_lock"):
-            state.pop(k)
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._reset()
 
     def read(self, start: int, stop: int) -> np.ndarray:
         stop = min(stop, self.shape[0])

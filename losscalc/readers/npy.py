@@ -29,5 +29,7 @@ class Mapped(LazyArray):
         part = self._mapped()[start:stop]
         return part if part.dtype.isnative else part.astype(part.dtype.newbyteorder("="))
 
-    def __getstate__(self):
-        return {**self.__dict__, "_map": None}
+    _transient = ("_map",)
+
+    def _reset(self) -> None:
+        self._map = None

@@ -19,13 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LossError
-from .base import LazyArray
+from .base import LazyArray, quoted as _q
 from .pickles import pickle_kind, refuse_pickle
-
-
-def _q(text: str) -> str:
-    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
-    return json.dumps(text, ensure_ascii=False)
 
 
 # safetensors' own limit on the header (100 MB): a longer one is refused, not read.

@@ -5,32 +5,16 @@ only the path and the array's name."""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 
 import numpy as np
 
-from ..errors import LossError
-from .base import LazyArray
-
-
-def _q(text: str) -> str:
-    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
-    return json.dumps(text, ensure_ascii=False)
+from .base import LazyArray, failure as _fail, quoted as _q, require
 
 
 def require_zarr(path: str, name: str):
-    try:
-        import zarr
-    except ImportError:
-        raise LossError(f"{name}: file {path!r}: reading Zarr stores needs zarr, which is not "
-                        f"installed: pip install 'losscalc[zarr]'.") from None
-    return zarr
-
-
-def _fail(name, path, what) -> LossError:
-    return LossError(f"{name}: file {path!r}: {what}.")
+    return require("zarr", path, name, "Zarr stores", "zarr")
 
 
 def _open(path: str, name: str):
@@ -68,19 +52,11 @@ class ZarrArray(LazyArray):
         self.source = os.path.basename(path.rstrip("/")) + (f":{array}" if array else "")
         self._reset()
 
+    _transient = ("_z", "_lock")
+
     def _reset(self):
         self._z = None
         self._lock = threading.Lock()
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_z")
-        state.pop("_lock")
-        return state
-
-    def __setstate__(self, state):
-        self.__dict__.update(state)
-        self._reset()
 
     def read(self, start: int, stop: int) -> np.ndarray:
         stop = min(stop, self.shape[0])
