@@ -102,10 +102,35 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
 
 
 def complete_path(ctx, param, incomplete):
-    """Tensors are often files: let the shell complete paths (inline values need no help)."""
+    """Tensors are often files: let the shell complete paths (inline values need no help);
+    after `FILE:`, the names inside the file (safetensors tensors, Parquet columns, HDF5
+    datasets, Zarr arrays, .npz members, CSV header names), read from its header only."""
     from click.shell_completion import CompletionItem
 
+    path, sep, key = incomplete.rpartition(":")
+    if sep and os.path.exists(path):
+        return [CompletionItem(f"{path}:{name}") for name in names_in_file(path) if name.startswith(key)]
     return [CompletionItem(incomplete, type="file")]
+
+
+def names_in_file(path: str) -> list[str]:
+    """What may follow `path:`; [] when nothing (completion never fails)."""
+    from .readers.formats import names_in
+
+    lower = path.lower()
+    try:
+        if lower.endswith(".npz"):
+            import zipfile
+
+            return [n.removesuffix(".npy") for n in zipfile.ZipFile(path).namelist()]
+        if lower.endswith((".csv", ".tsv", ".txt")):
+            with open(path, encoding="utf-8-sig") as f:
+                first = f.readline()
+            delimiter = "\t" if lower.endswith(".tsv") else ","
+            return [c.strip() for c in first.split(delimiter)]
+    except (OSError, ValueError):
+        return []
+    return names_in(path)
 
 
 def complete_loss(ctx, param, incomplete):

@@ -300,22 +300,32 @@ def conventions_json(result: Result) -> dict:
 
 
 def _print_conventions(console, result: Result, precision) -> None:
-    from rich.table import Table
+    """--compare: each framework's value and function, then one line per difference from
+    PyTorch on these inputs, wrapped to the terminal: text to paste into a bug report."""
+    import textwrap
 
-    table = Table("framework", "function", "value", "how it differs from PyTorch", show_edge=True)
-    table.columns[1].overflow = "fold"
-    table.columns[2].justify = "right"
-    table.columns[2].no_wrap = True
+    width = max(console.width, 40)
+    rows = []
     for name, got in result.compared.items():
         if got is None:
-            table.add_row(name, result.loss.matches, number(result.value, precision), "")
+            rows.append((name, result.loss.matches, number(result.value, precision), ()))
         elif isinstance(got, LossError):
-            table.add_row(name, "—", "—", str(got))
+            rows.append((name, "no equivalent", "", (str(got),)))
         else:
-            table.add_row(name, got.function, number(np.float64(got.value), precision),
-                          "\n".join((*got.conversions, *got.differences)) or "the same")
+            rows.append((name, got.function, number(np.float64(got.value), precision),
+                         (*got.conversions, *got.differences)))
+    left = max(len(r[0]) for r in rows) + 2
     console.print()
-    console.print(table)
+    console.print("the same tensors in each framework's own loss:", soft_wrap=True)
+    middle = max(len(r[1]) for r in rows) + 2
+    for name, function, value, notes in rows:
+        line = f"{name:<{left}}{function:<{middle}}{value}".rstrip()
+        console.print(line if len(line) <= width else f"{name:<{left}}{function}\n{' ' * left}{value}",
+                      soft_wrap=True)
+        for note in notes:
+            console.print("\n".join(textwrap.wrap(note, width, initial_indent=" " * left + "- ",
+                                                  subsequent_indent=" " * (left + 2), break_on_hyphens=False)),
+                          soft_wrap=True)
 
 
 def value_text(value: np.ndarray) -> str:
