@@ -250,8 +250,7 @@ def make_many_command(losses: list[Loss]) -> click.Command:
                        help=f"Several losses of the same tensors, in one pass: {', '.join(l.name for l in losses)}.")
 
 
-ONE_LOSS_ONLY = {"output": None, "grad": False, "top": 0, "bottom": 0, "group_by": None, "convention": "torch",
-                 "compare": None}
+ONE_LOSS_ONLY = {"output": None, "grad": False, "convention": "torch", "compare": None}
 
 
 def run_many(losses: list[Loss], kwargs: dict) -> None:
@@ -261,11 +260,12 @@ def run_many(losses: list[Loss], kwargs: dict) -> None:
     for key, default in ONE_LOSS_ONLY.items():
         if kwargs.pop(key, default) != default:
             raise LossError(f"--{key.replace('_', '-')} takes one loss; give the losses one call each.")
-    fmt, precision = kwargs.pop("fmt"), kwargs.pop("precision")
+    fmt, precision, max_rows = kwargs.pop("fmt"), kwargs.pop("precision"), kwargs.pop("max_rows")
     for key in DISPLAY:
         kwargs.pop(key, None)
     tensors = [kwargs.pop(t.name) for t in losses[0].tensors]
     settings = {k: v for k, v in kwargs.items() if v is not None}
+    settings["summary"] = fmt in ("table", "json") and settings.get("engine") != "dask"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossWarning)
         try:
@@ -273,7 +273,7 @@ def run_many(losses: list[Loss], kwargs: dict) -> None:
         finally:
             for message in dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, LossWarning)):
                 click.echo(f"warning: {message}", err=True)
-    render_many(results, fmt, sys.stdout, precision=precision)
+    render_many(results, fmt, sys.stdout, precision=precision, max_rows=max_rows)
 
 
 def run(loss: Loss, kwargs: dict) -> None:

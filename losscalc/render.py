@@ -245,12 +245,14 @@ def views_json(result: Result, max_rows: int) -> dict:
     return doc
 
 
-def render_many(results: list[Result], fmt: str, stream, *, precision: int | None = None) -> None:
-    """Several losses of the same tensors: a row per loss, or JSON {"results": [...]}."""
+def render_many(results: list[Result], fmt: str, stream, *, precision: int | None = None,
+                max_rows: int = 20) -> None:
+    """Several losses of the same tensors: a row per loss, or JSON {"results": [...]}; each
+    loss's views (SPEC §10) follow, under its name."""
     if fmt == "json":
         import json
 
-        stream.write(json.dumps({"results": [to_json(r) for r in results]}) + "\n")
+        stream.write(json.dumps({"results": [{**to_json(r), **views_json(r, max_rows)} for r in results]}) + "\n")
     elif fmt == "value":
         for r in results:
             stream.write(value_text(r.value) if r.value is not None else "null\n")
@@ -271,6 +273,11 @@ def render_many(results: list[Result], fmt: str, stream, *, precision: int | Non
             value = number(r.value, precision) if scalar else f"{r.count} elements"
             table.add_row(r.loss.name, r.reduction, value, arithmetic_text(r, precision or TABLE_PRECISION))
         console.print(table)
+        for r in results:
+            if any(k in r.views for k in ("top", "bottom", "groups")) or ("summary" in r.views and r.count > max_rows):
+                console.print()
+                console.print(f"── {r.loss.name} ──")
+                _print_views(console, r, max_rows)
 
 
 def _convention_json(c) -> dict:

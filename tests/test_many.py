@@ -59,3 +59,14 @@ def test_completion_after_the_comma():
     env = {"_LOSSCALC_COMPLETE": "bash_complete", "COMP_WORDS": "losscalc mse,hub", "COMP_CWORD": "1"}
     r = CliRunner().invoke(cli, [], env=env, prog_name="losscalc")
     assert "mse,huber" in r.stdout
+
+
+def test_views_for_each_loss():
+    """SPEC §10 with several losses: each loss's top rows and groups, as its own call gives them."""
+    args = ["randn(200)", "randn(200)", "--seed", "3", "--top", "2", "--group-by", "randint(0,3,(200,))"]
+    many = json.loads(run("mse,l1", *args, "--format", "json").stdout)["results"]
+    for doc, loss in zip(many, ("mse", "l1")):
+        one = json.loads(run(loss, *args, "--format", "json").stdout)
+        assert doc["top"] == one["top"] and doc["groups"] == one["groups"] and doc["summary"] == one["summary"]
+    table = run("mse,l1", *args).stdout
+    assert "── mse ──" in table and "── l1 ──" in table and "the 2 largest element losses" in table

@@ -283,6 +283,8 @@ def compute_many(names: list[str], *tensors, **settings) -> list[Result]:
         engine = {k: v for k, v in settings.items() if k in engine_keys}
         if "reduction" in engine and engine["reduction"] not in loss.reductions:
             engine["reduction"] = DEFAULT if engine["reduction"] == "batchmean" else engine["reduction"]
+        if runs and runs[0].views is not None and runs[0].views.labels is not None:
+            engine["group_by"] = runs[0].views.labels  # group labels too are read (or drawn) once
         run = _Run(loss.name, shared, **engine, **own)
         shared = [run.inputs[t.name] for t in loss.tensors]  # loaded once: the next losses reuse them
         runs.append(run)
