@@ -249,8 +249,6 @@ def test_library_compute_with_small_chunks_over_shards(tmp_path, regression, mon
     assert len(got.plan) > len(LENGTHS)  # many chunks, cut across the shards
 
 
-@pytest.mark.xfail(strict=True, reason="the broadcast warning names a chunk's shape (input (1, 3)), not the "
-                   "tensor's (28, 3), and so changes with LOSSCALC_CHUNK_ELEMENTS")
 def test_the_broadcast_warning_names_the_whole_sharded_tensor(tmp_path, regression):
     pattern = tmp_path / "pred" / "part-*.npy"
     whole = run("mse", pattern, "0", "--format", "value")

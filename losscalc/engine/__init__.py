@@ -195,13 +195,14 @@ class _Warnings:
     def add_messages(self, messages) -> None:
         for message in messages:
             key = re.sub(r"\d+", "#", message)
-            entry = self.seen.setdefault(key, [message, 0])
+            entry = self.seen.setdefault(key, [message, 0, False])
             entry[1] += 1
+            entry[2] |= message != entry[0]
 
     def emit(self) -> None:
-        for message, times in self.seen.values():
-            warn(message if times == 1 else f"{message} (the first of {times} chunks that warn so; "
-                                            "its counts and positions are that chunk's)")
+        for message, times, differs in self.seen.values():
+            warn(f"{message} (the first of {times} chunks that warn so; its counts and positions are that "
+                 "chunk's)" if differs else message)
 
 
 def _views(loss, top, bottom, group_by, summary, dtype, rng):

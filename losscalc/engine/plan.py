@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LossError
-from ..kernels.common import CHUNK_START
+from ..kernels.common import CHUNK_ITEMS, CHUNK_START
 from ..reduction import KernelOut, Partials
 from .layout import LAYOUTS, Split
 
@@ -111,6 +111,7 @@ class Plan:
         """The kernel on one chunk: its output, its partials and the arrays it was given."""
         arrays = self.arrays(chunk)
         token = CHUNK_START.set(chunk.start)
+        items = CHUNK_ITEMS.set((chunk.stop - chunk.start, self.split.n) if self.split else None)
         try:
             with np.errstate(all="ignore"):
                 options = {name: arrays[flag] if name in self.tensor_options else value
@@ -122,6 +123,7 @@ class Plan:
                     out.after = self.after(out)
         finally:
             CHUNK_START.reset(token)
+            CHUNK_ITEMS.reset(items)
         return out, partials, arrays
 
     def element_start(self, chunk: Chunk, out: KernelOut) -> int:

@@ -34,6 +34,18 @@ __all__ = [
 #: engine sets it in each worker thread before calling a kernel on a chunk, so that an error
 #: or warning names the index in the user's tensor, not in the chunk (see `first_index`).
 CHUNK_START: contextvars.ContextVar[int] = contextvars.ContextVar("chunk_start", default=0)
+#: (the chunk's items along the batch axis, the whole input's): set with CHUNK_START, so that a
+#: message about shapes names the whole tensor's (see `whole_shape`).
+CHUNK_ITEMS: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("chunk_items", default=None)
+
+
+def whole_shape(shape) -> tuple[int, ...]:
+    """A chunk's shape as the whole tensor's: the batch axis (axis 0) as long as the input's,
+    for a tensor the engine cut (one whose axis 0 is the chunk's length)."""
+    shape, items = tuple(int(d) for d in shape), CHUNK_ITEMS.get()
+    if items is not None and shape and shape[0] == items[0] and items[0] != items[1]:
+        return (items[1], *shape[1:])
+    return shape
 
 
 def first_index(mask: np.ndarray, batch_axis: int | None = 0) -> tuple[int, ...]:
@@ -96,7 +108,8 @@ def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_nam
     if a.shape != b.shape:
         torch = "PyTorch warns the same" if torch_warns else "PyTorch broadcasts them silently"
         warn(
-            f"{b_name} {shape_str(b.shape)} has a different shape from {a_name} {shape_str(a.shape)}: "
+            f"{b_name} {shape_str(whole_shape(b.shape))} has a different shape from {a_name} "
+            f"{shape_str(whole_shape(a.shape))}: "
             f"they will be broadcast, which is probably not what you meant ({torch}). "
             "Give them the same shape."
         )

@@ -114,12 +114,19 @@ def smooth_l1(input, target, *, beta=1.0):
     z = np.abs(diff)
     if beta == 0:  # PyTorch computes the L1 loss here, and its gradient: sgn(x - y)
         return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: torch_sgn(diff)))
-    squared = z < beta
-    elements = np.where(squared, 0.5 * z * z / beta, z - 0.5 * beta)
+    elements = _squared_then_linear(z, beta)
+    elements /= beta
     # ∂l/∂d = d / beta inside, sign(d) from |d| = beta on (PyTorch's smooth_l1_loss_backward;
     # NaN stays NaN here, unlike the L1 loss's sgn)
-    return KernelOut(elements, {"|x - y|": z, "branch": lambda: np.where(squared, "squared", "linear")},
-                     backward=_of_difference(lambda: np.where(squared, diff / beta, np.sign(diff))))
+    return KernelOut(elements, {"|x - y|": z, "branch": lambda: np.where(z < beta, "squared", "linear")},
+                     backward=_of_difference(lambda: np.where(z < beta, diff / beta, np.sign(diff))))
+
+
+def _squared_then_linear(z: np.ndarray, k: float) -> np.ndarray:
+    """m (z - m/2) with m = min(z, k): z²/2 below k, k (z - k/2) from k on (NaN stays NaN), without
+    computing both branches."""
+    m = np.minimum(z, z.dtype.type(k))
+    return np.asarray(m * (z - m * z.dtype.type(0.5)))
 
 
 _DELTA = Option("delta", float, 1.0, "where the squared part turns linear",
@@ -148,11 +155,10 @@ def huber(input, target, *, delta=1.0, weight=None):
         check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
     diff = _difference(input, target)
     z = np.abs(diff)
-    squared = z < delta
-    elements = np.where(squared, 0.5 * z * z, delta * (z - 0.5 * delta))
-    terms = {"|x - y|": z, "branch": lambda: np.where(squared, "squared", "linear")}
+    elements = _squared_then_linear(z, delta)
+    terms = {"|x - y|": z, "branch": lambda: np.where(z < delta, "squared", "linear")}
     # ∂l/∂d = d inside, delta·sign(d) from |d| = delta on (PyTorch's huber_loss_backward), times w
-    backward = _of_difference(lambda: np.where(squared, diff, delta * np.sign(diff)), weight)
+    backward = _of_difference(lambda: np.where(z < delta, diff, delta * np.sign(diff)), weight)
     if weight is None:
         return KernelOut(elements, terms, backward=backward)
     return KernelOut(elements * weight, {**terms, "weight": weight}, backward=backward)
