@@ -41,10 +41,11 @@ def elementwise(shapes: dict[str, tuple], tensors) -> Split | None:
     return Split(n, math.prod(full[1:]), axes)
 
 
-def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",)) -> Callable:
+def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",), work: int | None = None) -> Callable:
     """Losses of items along axis 0 (rows of scores, embedding vectors, samples): cut when the
     first tensor has at least `min_ndim` dimensions; every tensor but those in `whole` must
-    have the same first dimension."""
+    have the same first dimension. `work`: elements of work per item, when it is not the
+    item's size (nll reads one entry of each row)."""
 
     def layout(shapes: dict[str, tuple], tensors) -> Split | None:
         lead = next(iter(shapes.values()))
@@ -58,7 +59,7 @@ def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",)) -> Callable:
             if not shape or shape[0] != n:
                 return None
             axes[name] = 0
-        return Split(n, max(1, math.prod(lead[1:])), axes)
+        return Split(n, work or max(1, math.prod(lead[1:])), axes)
 
     return layout
 
@@ -107,4 +108,4 @@ def whole(shapes, tensors) -> None:
     return None
 
 
-LAYOUTS = {"elementwise": elementwise, "rows": rows(), "gaussian_nll": gaussian_nll, "ctc": ctc, "whole": whole}
+LAYOUTS = {"elementwise": elementwise, "rows": rows(), "gather": rows(work=1), "gaussian_nll": gaussian_nll, "ctc": ctc, "whole": whole}

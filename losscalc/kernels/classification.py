@@ -429,7 +429,7 @@ LOSSES = [
         "nll", nll,
         (Tensor("input", help="log-probabilities (log_softmax output)"), Tensor("target", "index", "class indices")),
         (CLASS_WEIGHT, _IGNORE),
-        layout="rows",
+        layout="gather",
         aliases=("NLLLoss", "NLLLoss2d", "nll_loss", "negative_log_likelihood"), torch="NLLLoss",
         example="--weight 0.6,0.2,0.2 '[[-0.51,-1.61,-1.61],[-1.61,-0.51,-1.61]]' 0,1",
         pitfalls=("input must be log-probabilities; probabilities give negative, meaningless losses.",),
