@@ -120,3 +120,26 @@ def test_cli_sections_in_json_csv_and_table():
     assert csv[0].startswith("view,index,loss") and len(csv) == 3
     table = CliRunner().invoke(cli, [*args, "--max-rows", "4"]).stdout
     assert "the 2 largest element losses" in table and "3 groups by target" in table and "p99.9" in table
+
+
+def test_3e7_elements_with_every_view_in_bounded_memory(tmp_path):
+    """Issue 11: a summary (a streaming quantile estimate past 10**7), top and bottom rows and
+    groups over 3e7 elements, through the command line, in bounded anonymous memory (sampled
+    from outside the process; the mapped input pages are not anonymous)."""
+    from tests.test_engine import _peak
+
+    n = 30_000_000
+    x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (n,))
+    g = np.lib.format.open_memmap(tmp_path / "g.npy", "w+", np.int8, (n,))
+    for i in range(0, n, 1 << 22):
+        x[i:i + (1 << 22)] = np.random.default_rng(i).standard_normal(min(1 << 22, n - i))
+        g[i:i + (1 << 22)] = np.arange(i, min(i + (1 << 22), n)) % 7
+    x.flush(), g.flush()
+    del x, g
+    out, peak = _peak(["l1", "x.npy", "0", "--top", "3", "--bottom", "3", "--group-by", "g.npy",
+                       "--format", "json"], tmp_path)
+    doc = json.loads(out)
+    assert doc["summary"]["count"] == n and doc["summary"]["quantiles_exact"] is False
+    assert sum(doc["histogram"]["counts"]) + doc["histogram"]["zeros"] == n
+    assert len(doc["top"]) == 3 and len(doc["groups"]) == 7 and sum(grp["count"] for grp in doc["groups"]) == n
+    assert peak < 400, f"{peak:.0f} MiB"
