@@ -466,7 +466,12 @@ def _render_table(result: Result, stream, precision, max_rows, width):
 
     precision = precision or TABLE_PRECISION
     console = _Console(file=stream, markup=False, highlight=False, width=width, soft_wrap=False)
-    console.print(header_text(result), soft_wrap=True)
+    lines = [""]
+    for part in header_text(result).split("  "):  # wrapped between options, never inside one
+        if lines[-1] and len(lines[-1]) + 2 + len(part) > console.width:
+            lines.append("  ")
+        lines[-1] += ("  " if lines[-1].strip() else "") + part
+    console.print("\n".join(lines), soft_wrap=True)
     c = result.convention
     if c is not None:  # the framework's value, how it came about, and PyTorch's beside it
         console.print(f"value: {number(np.float64(c.value))}   ({c.function}, {c.dtype})")
