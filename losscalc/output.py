@@ -107,14 +107,3 @@ class ElementsFile:
         if self.tmp is not None and os.path.exists(self.tmp):
             os.unlink(self.tmp)
         self.tmp = None
-
-
-def save_elements(path: str, elements: np.ndarray) -> None:
-    """Write a whole array of element losses (the library's and explain's way)."""
-    sink = ElementsFile(path)
-    sink.begin(elements.shape, elements.dtype)
-    try:
-        sink.add(0, elements)
-        sink.finish()
-    finally:
-        sink.abort()

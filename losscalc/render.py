@@ -1,13 +1,11 @@
 """The one renderer: a Result in, text on a stream out, in the format asked for.
 
 `table` draws with rich (imported only here, only when a table is drawn); `json`, `value` and
-`csv` use the standard library, so scripted calls start fast. `save_elements` writes the
-unreduced losses for `--output`, atomically.
+`csv` use the standard library, so scripted calls start fast. A result too large to keep is
+rendered from its chunks (`Result.chunks`, `Result.rows_of`); `--output` is `output.py`'s.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
