@@ -265,7 +265,7 @@ def run_many(losses: list[Loss], kwargs: dict) -> None:
         kwargs.pop(key, None)
     tensors = [kwargs.pop(t.name) for t in losses[0].tensors]
     settings = {k: v for k, v in kwargs.items() if v is not None}
-    settings["summary"] = fmt in ("table", "json") and settings.get("engine") != "dask"
+    settings["summary"] = fmt in ("table", "json")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", LossWarning)
         try:
@@ -289,7 +289,7 @@ def run(loss: Loss, kwargs: dict) -> None:
     sinks = [ElementsFile(output)] if output else []
     bar = _Progress() if show_progress and sys.stderr.isatty() else None
     try:
-        summary = fmt in ("table", "json") and kwargs.get("engine") != "dask"  # shown past --max-rows
+        summary = fmt in ("table", "json")  # shown past --max-rows
         result = compute_params(loss, kwargs, sinks=sinks, keep=max(max_elements, 1 << 20), progress=bar,
                                 summary=summary)
         for sink in sinks:

@@ -345,3 +345,65 @@ def test_without_dask_the_install_line(here, monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed: ImportError
     r = run("mse", "pred", "target", "--engine", "dask")
     assert r.exit_code == 2 and "pip install 'losscalc[dask]'" in r.stderr
+
+
+def _views_equal(local: dict, dask: dict) -> None:
+    """SPEC §10's views of the two engines: the same ranks, groups and counts; the float64 sums
+    of the groups and the summary's moments to 1e-12 (a tree groups the additions otherwise)."""
+    assert dask["top"] == local["top"] and dask["bottom"] == local["bottom"]
+    assert [(g["group"], g["count"]) for g in dask["groups"]] == [(g["group"], g["count"]) for g in local["groups"]]
+    for d, l in zip(dask["groups"], local["groups"]):
+        for key in ("value", "sum", "share"):
+            assert d[key] == pytest.approx(l[key], rel=1e-12, abs=0), (d, l)
+    assert dask.get("group_by") == local.get("group_by")
+    assert dask["histogram"] == local["histogram"]
+    s, t = dask["summary"], local["summary"]
+    assert {k: v for k, v in s.items() if k not in ("mean", "std")} == {k: v for k, v in t.items() if k not in ("mean", "std")}
+    assert s["mean"] == pytest.approx(t["mean"], rel=1e-12) and s["std"] == pytest.approx(t["std"], rel=1e-12)
+
+
+def test_views_equal_the_local_engine(cluster, here):
+    """--top/--bottom/--group-by and the summary with its histogram, many tasks deep."""
+    args = ["cross_entropy", *CASES["cross_entropy"], "--top", "3", "--bottom", "2", "--group-by", "target",
+            "--format", "json", "--max-rows", "5"]
+    local = run(*args)
+    dask = run(*args, "--engine", "dask", "--scheduler", cluster.address)
+    assert local.exit_code == dask.exit_code == 0, (local.output, dask.output)
+    local, dask = json.loads(local.stdout), json.loads(dask.stdout)
+    assert {"top", "bottom", "groups", "summary", "histogram"} <= set(local)
+    assert len(local["groups"]) == C and local["summary"]["count"] == N
+    _views_equal(local, dask)
+    assert dask["value"] == pytest.approx(local["value"], rel=1e-12, abs=0)
+    assert dask["top"] == local["top"]  # with each entry's breakdown (re-run on the client)
+
+
+def test_group_labels_from_a_file_and_the_api(cluster, here, tmp_path):
+    """Labels of their own (a memory-mapped file the workers read by path), through compute()."""
+    np.save(tmp_path / "groups.npy", np.arange(N) % 4)
+    kw = dict(weight="weight.npy", ignore_index=2, top=4, bottom=3, group_by=str(tmp_path / "groups.npy"),
+              summary=True)
+    local = losscalc.compute("cross_entropy", "logits", "labels", **kw)
+    dask = losscalc.compute("cross_entropy", "logits", "labels", engine="dask", scheduler=cluster.address, **kw)
+    assert len(local.plan) > 8
+    assert [g["group"] for g in local.views["groups"]] != [] and local.views["group_by"] == "group"
+    _views_equal(local.views, dask.views)
+
+
+def test_views_of_several_losses(cluster, here):
+    args = ["mse,l1", "pred", "target", "--top", "2", "--bottom", "2", "--group-by", "pred", "--format", "json",
+            "--max-rows", "5"]
+    local, dask = run(*args), run(*args, "--engine", "dask", "--scheduler", cluster.address)
+    assert local.exit_code == dask.exit_code == 0, (local.output, dask.output)
+    for l, d in zip(json.loads(local.stdout)["results"], json.loads(dask.stdout)["results"]):
+        _views_equal(l, d)
+
+
+@pytest.mark.parametrize("chunk", ["7", "1000000"])  # many tasks; one chunk of inputs the client holds
+def test_the_table_with_its_views_as_the_local_engine(cluster, monkeypatch, chunk):
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", chunk)
+    args = ["cross_entropy", "randn(30,3)", "randint(0,3,(30,))", "--seed", "4", "--top", "2", "--bottom", "1",
+            "--group-by", "target", "--max-rows", "5"]
+    local, dask = run(*args), run(*args, "--engine", "dask", "--scheduler", cluster.address)
+    assert local.exit_code == dask.exit_code == 0, dask.output
+    assert "summary of the element losses" in local.stdout and "3 groups by target" in local.stdout
+    assert dask.stdout == local.stdout

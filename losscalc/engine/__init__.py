@@ -373,8 +373,6 @@ class _Run:
         views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
         if views and views.summary and len(plan) > 1 and engine == "local":
             plan.after = views.chunk_summary
-        if views and engine == "dask" and (top or bottom or group_by is not None):
-            raise LossError("--top, --bottom and --group-by run with --engine local only for now.")
         self.loss, self.reduction, self.dtype, self.np_dtype, self.grad = loss, reduction, dtype, np_dtype, grad
         self.threads, self.keep, self.sinks, self.progress, self.engine = threads, keep, sinks, progress, engine
         self.scheduler, self.scheduler_timeout = scheduler, scheduler_timeout
@@ -423,7 +421,7 @@ class _Run:
 
         plan, sinks, keep = self.plan, self.sinks, self.keep
         run = run_dask(plan, scheduler=self.scheduler, timeout=self.scheduler_timeout,
-                       elements=bool(sinks) or self.reduction == "none" and keep > 0)
+                       elements=bool(sinks) or self.reduction == "none" and keep > 0, views=self.views)
         self.shape = run.shape
         for k, (chunk, e) in enumerate(run.blocks or ()):
             if k == 0:
@@ -440,6 +438,15 @@ class _Run:
             old = self.counts.get(name, (0, 0))
             self.counts[name] = (old[0] + nan, old[1] + inf)
         self.said.add_messages(run.messages)
+        if self.views:  # the chunks' views, merged on the workers in chunk order; the labels stay ours
+            views = run.views
+            views.labels, views.label_name = self.views.labels, self.views.label_name
+            self.views = views
+        if plan.whole:  # one chunk of inputs the client holds: its output too, as the local engine
+            with warnings.catch_warnings():  # keeps it (the rows' breakdown, --grad); said once above
+                warnings.simplefilter("ignore", LossWarning)
+                out, _, arrays = plan.run(plan.chunks[0])
+            self.first = (out, arrays)
 
     def result(self) -> Result:
         elements, shape = self.elements, self.shape
@@ -466,7 +473,7 @@ class _Run:
             inputs=self.inputs,
             grads=grads,
             first=self.first,
-            views=self.views.finish(self.reduction) if self.views and self.engine == "local" else {},
+            views=self.views.finish(self.reduction) if self.views else {},
         )
 
 

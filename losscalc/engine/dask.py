@@ -13,6 +13,16 @@ float64), so the value equals the local engine's to rounding (1e-12 relative). N
 unpickled from the inputs (no `dask.array.from_npy_stack`): .npy headers are parsed with
 `allow_pickle=False` by the readers.
 
+Views (SPEC §10: --top/--bottom, --group-by, the summary): the run's Views is sent once too,
+empty, its group labels as the plan's tensors are (a file as its absolute path, shards one
+by one; labels named after one of the loss's tensors are that tensor's chunk). Each chunk task
+fills a new Views with its chunk (`Views.take`, the local engine's code) and returns it, without
+the labels, in its summary; the combine tasks merge them into a new Views in chunk order, so
+top/bottom (ties to the lower index), the group counts, the histogram counts and the exact
+quantiles equal the local engine's, and the float64 group sums and the summary's mean and std
+equal them to rounding (the tree groups the additions; 1e-12 relative). `--top` rows' breakdowns
+are made by the client, which re-runs those few chunks.
+
 Elements (`--reduction none`, `--output`): the chunk tasks then also return their elements,
 and the client streams them in chunk order, one block at a time (`Run.blocks`), to the sinks
 (the --output file is written by the client, in order, as with the local engine); at most
@@ -39,7 +49,7 @@ import copy
 import os
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -65,38 +75,55 @@ class Summary:
     messages: list = field(default_factory=list)
     nonfinite: dict = field(default_factory=dict)
     shape: tuple | None = None  # the whole elements' shape (from the first chunk)
+    views: object = None  # engine/views.py's Views of these chunks, without the group labels
 
     def add(self, other: "Summary") -> "Summary":
+        """This run of chunks followed by `other`'s; neither is changed (a task's result may be
+        an input again if a combine task is rerun), so the views are merged into a new Views."""
         counts = dict(self.nonfinite)
         for name, (nan, inf) in other.nonfinite.items():
             old = counts.get(name, (0, 0))
             counts[name] = (old[0] + nan, old[1] + inf)
+        views = None
+        if self.views is not None:
+            views = self.views.empty().merge(self.views).merge(other.views)
         return Summary(self.partials.add(other.partials), self.messages + other.messages, counts,
-                       self.shape if self.shape is not None else other.shape)
+                       self.shape if self.shape is not None else other.shape, views)
 
 
-def _chunk_task(plan, chunk, elements: bool):
-    """One chunk on a worker: its summary, and its elements when they are wanted."""
+def _chunk_task(plan, chunk, elements: bool, views=None):
+    """One chunk on a worker: its summary (with its views when `views`, the run's Views with
+    nothing in it, is given), and its elements when they are wanted."""
     from . import _nonfinite
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out, part, arrays = plan.run(chunk)
+        if views is not None:  # the worker's copy of the Views sent is shared: fill a new one
+            views = views.empty()
+            views.take(plan, chunk, plan.element_start(chunk, out), out, arrays)
+            views.labels = None
     messages = [str(w.message) for w in caught if issubclass(w.category, LossWarning)]
     counts: dict = {}
     if not np.isfinite(part.total):
         cut = set(plan.split.axes) | set(plan.split.cutters) if plan.split else set(plan.inputs)
         _nonfinite(counts, arrays, cut)
-    summary = Summary(part, messages, counts, plan.elements_shape(out))
+    summary = Summary(part, messages, counts, plan.elements_shape(out), views)
     return (summary, np.asarray(out.elements)) if elements else summary
 
 
 def _combine(*parts) -> Summary:
-    """Consecutive summaries (or chunk results) added in their order."""
-    total = None
-    for p in parts:
-        s = p[0] if isinstance(p, tuple) else p
-        total = s if total is None else total.add(s)
+    """Consecutive summaries (or chunk results) added in their order; their views merged into
+    one new Views, in the same order."""
+    summaries = [p[0] if isinstance(p, tuple) else p for p in parts]
+    total = summaries[0]
+    for s in summaries[1:]:
+        total = replace(total, views=None).add(replace(s, views=None))
+    if summaries[0].views is not None:
+        views = summaries[0].views.empty()
+        for s in summaries:
+            views.merge(s.views)
+        total = replace(total, views=views)
     return total
 
 
@@ -145,22 +172,32 @@ def _for_workers(a, label: str):
     return _Guarded(a, label, a.path)
 
 
+def _tensor_for_workers(name: str, a):
+    """One tensor as sent: each of its shards, or its file, as `_for_workers` sends it."""
+    from ..readers.shards import Shards
+
+    if isinstance(a, Shards):
+        shards = copy.copy(a)
+        shards.members = [_for_workers(m, f"{name} (shard {shard})") for m, shard in zip(a.members, a.names)]
+        return shards
+    path = getattr(a, "filename", None) if isinstance(a, np.memmap) else getattr(a, "path", "")
+    return _for_workers(a, f"{name} (file {os.path.basename(str(path))})")
+
+
 def for_workers(plan):
     """A copy of `plan` as it is sent to the cluster: every reader's path made absolute on the
     client (workers may run in another directory), shard by shard; the data is not read."""
-    from ..readers.shards import Shards
-
     sent = copy.copy(plan)
-    inputs = {}
-    for name, a in plan.inputs.items():
-        if isinstance(a, Shards):
-            shards = copy.copy(a)
-            shards.members = [_for_workers(m, f"{name} (shard {shard})") for m, shard in zip(a.members, a.names)]
-            inputs[name] = shards
-        else:
-            path = getattr(a, "filename", None) if isinstance(a, np.memmap) else getattr(a, "path", "")
-            inputs[name] = _for_workers(a, f"{name} (file {os.path.basename(str(path))})")
-    sent.inputs = inputs
+    sent.inputs = {name: _tensor_for_workers(name, a) for name, a in plan.inputs.items()}
+    return sent
+
+
+def views_for_workers(views):
+    """The run's Views as sent to the cluster, once: empty, its group labels (a file or shards
+    of the group labels) sent as the plan's tensors are."""
+    sent = views.empty()
+    if sent.labels is not None:
+        sent.labels = _tensor_for_workers("--group-by", sent.labels)
     return sent
 
 
@@ -211,7 +248,8 @@ def _connect(distributed, scheduler: str | None, timeout: float):
 
 class Run:
     """The result of a Dask run, as compute() consumes it: `blocks` (None, or the chunks'
-    elements in order), then `partials`, `messages`, `nonfinite` and `shape`."""
+    elements in order), then `partials`, `messages`, `nonfinite`, `shape` and `views` (the
+    chunks' views merged, without the labels; None when no views were asked for)."""
 
     def __init__(self, summary: Summary | None = None, blocks=None, shape=None, finish=None):
         self._summary, self.blocks, self._shape, self._finish = summary, blocks, shape, finish
@@ -234,6 +272,10 @@ class Run:
     @property
     def nonfinite(self) -> dict:
         return self._done().nonfinite
+
+    @property
+    def views(self):
+        return self._done().views
 
     @property
     def shape(self) -> tuple:
@@ -279,8 +321,10 @@ class _Tree:
         return rest[0]
 
 
-def run_dask(plan, *, scheduler: str | None, timeout: float, elements: bool) -> Run:
-    """The plan's chunks as Dask tasks, their partials added by a tree reduction on the workers."""
+def run_dask(plan, *, scheduler: str | None, timeout: float, elements: bool, views=None) -> Run:
+    """The plan's chunks as Dask tasks, their partials added by a tree reduction on the workers;
+    `views` (engine/views.py's Views, or None): the views of SPEC §10 are made of each chunk by
+    its task and merged by the same tree, in chunk order."""
     distributed = _import()
     sent = for_workers(plan)
     client, cluster = _connect(distributed, scheduler, timeout)
@@ -304,11 +348,12 @@ def run_dask(plan, *, scheduler: str | None, timeout: float, elements: bool) -> 
 
     try:
         shared = client.scatter(sent, broadcast=True, hash=False)
+        shared_views = None if views is None else client.scatter(views_for_workers(views), broadcast=True, hash=False)
         tree = _Tree(client, token)
 
         def submit(chunk):
-            future = client.submit(_chunk_task, shared, chunk, elements, key=f"losscalc-chunk-{token}-{chunk.index}",
-                                   priority=-chunk.index)
+            future = client.submit(_chunk_task, shared, chunk, elements, shared_views,
+                                   key=f"losscalc-chunk-{token}-{chunk.index}", priority=-chunk.index)
             tree.push(future)
             return future
 

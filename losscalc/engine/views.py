@@ -4,6 +4,8 @@ accumulators; this module only hands them each chunk's elements, labels and mean
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from ..errors import LossError
@@ -21,6 +23,28 @@ class Views:
         self.labels, self.label_name = labels, label_name
         self.groups = Groups() if labels is not None or label_name else None
         self.summary = Summary() if summary else None
+
+    def empty(self) -> "Views":
+        """A Views of the same settings (K, direction, grouping, summary limits, the same
+        labels) holding nothing: what a Dask task feeds its chunk to, or merges others into."""
+        v = copy.copy(self)
+        v.top = TopK(self.top.k) if self.top else None
+        v.bottom = TopK(self.bottom.k, largest=False) if self.bottom else None
+        v.groups = Groups(self.groups.max_groups) if self.groups is not None else None
+        s = self.summary
+        v.summary = Summary(s.exact_limit, s.sketch.k, s.max_bins) if s else None
+        return v
+
+    def merge(self, other: "Views") -> "Views":
+        """Fold in the views of the chunks that follow this one's. Top/bottom, the counts, the
+        histogram and the exact quantiles do not depend on how chunks are grouped; the float64
+        group sums and the summary's mean and std do to rounding (merged in chunk order, as a
+        tree merges them: 1e-12 relative to the local engine's). The labels stay this one's."""
+        for name in ("top", "bottom", "groups", "summary"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine is not None and theirs is not None:
+                mine.merge(theirs)
+        return self
 
     def chunk_summary(self, out) -> Summary:
         """The summary of one chunk, made on the thread that ran it (Plan.after); `take`
