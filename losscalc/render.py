@@ -436,18 +436,24 @@ def _render_csv(result: Result, stream, precision):
             writer.writerow([key, ",".join(map(str, r["index"])) or "()", number(r["loss"], precision),
                              *[number(r["terms"].get(n, ""), precision) for n in names]])
         return
-    names = None
     grads = _aligned_grads(result)
+    names: list[str] = []  # every chunk's columns (a term such as "ignored" may be some chunks' only)
+    for _, out, arrays in ([] if result.first else result.chunks()):
+        names += [n for n, _ in _columns(result, out, arrays) if n not in names]
+    header = None
     for start, out, arrays in result.chunks():
-        columns = _columns(result, out, arrays)
-        if names is None:
-            names = ["index"] + [c[0] for c in columns] + [f"∂/∂{k}" for k in grads]
-            writer.writerow(names)
-        flat = [np.asarray(c).reshape(-1) for _, c in columns] + [g.reshape(-1)[start:start + out.elements.size]
-                                                                 for g in grads.values()]
+        columns = dict(_columns(result, out, arrays))
+        if header is None:
+            names += [n for n in columns if n not in names]
+            names = [n for n in names if n != "loss"] + ["loss"]  # the terms, then the loss
+            header = ["index", *names, *(f"∂/∂{k}" for k in grads)]
+            writer.writerow(header)
+        flat = [np.asarray(columns[n]).reshape(-1) if n in columns else None for n in names]
+        flat += [g.reshape(-1)[start:start + out.elements.size] for g in grads.values()]
         for i in range(out.elements.size):
-            writer.writerow([_index_text(start + i, result.elements_shape)] + [number(c[i], precision) for c in flat])
-    if names is None:
+            writer.writerow([_index_text(start + i, result.elements_shape)] +
+                            ["" if c is None else number(c[i], precision) for c in flat])
+    if header is None:
         writer.writerow(["index", "loss"])
 
 

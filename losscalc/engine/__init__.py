@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 KEEP_ELEMENTS = 1 << 28  # a Result holds its elements up to this many (the CLI asks for fewer)
+WHOLE_ERRORS = 1 << 24  # elements: up to this many in memory, an error is said for the whole input
 HASHED_WHOLE = 256 << 20  # bytes of input hashed whole for the signature; beyond, a fixed sample
 
 
@@ -389,10 +390,26 @@ class _Run:
             return self._dask()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            for chunk, out, part, arrays in run_chunks(self.plan, self.threads, self.progress):
-                self.take(chunk, out, part, arrays)
-                self.said.add(caught)
-                caught.clear()
+            try:
+                for chunk, out, part, arrays in run_chunks(self.plan, self.threads, self.progress):
+                    self.take(chunk, out, part, arrays)
+                    self.said.add(caught)
+                    caught.clear()
+            except LossError:
+                self._whole_error()
+                raise
+
+    def _whole_error(self) -> None:
+        """A chunk's error names the chunk's shapes; where the inputs are in memory and small,
+        the kernel runs once on them whole, so that the error names the user's tensors."""
+        plan = self.plan
+        if plan.whole or any(is_lazy(a) for a in plan.inputs.values()) or \
+                max((a.size for a in plan.inputs.values()), default=0) > WHOLE_ERRORS:
+            return
+        whole = Plan(plan.loss, plan.inputs, plan.kinds, plan.options, plan.dtype, size=math.inf)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            whole.run(whole.chunks[0])  # raises the whole input's error (else the chunk's stands)
 
     def take(self, chunk, out, part, arrays) -> None:
         """One chunk's output, in chunk order: partials, kept elements, sinks, views."""

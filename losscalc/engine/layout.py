@@ -65,15 +65,15 @@ def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",), work: int | 
 
 
 def gaussian_nll(shapes: dict[str, tuple], tensors) -> Split | None:
-    """input and target element by element; var of the input's shape (or with a dimension of
-    1), or with one dimension fewer: cut too when it spans the batch axis."""
+    """input and target element by element; var of the input's shape (or with a last dimension
+    of 1), or with one dimension fewer: cut too when it spans the batch axis."""
     split = elementwise({k: v for k, v in shapes.items() if k != "var"}, tensors)
     var, ndim = shapes["var"], len(shapes["input"])
     if split is None:
         return None
     if len(var) in (ndim, ndim - 1) and len(var) >= 1 and var[0] == split.n and ndim >= 2 or var == shapes["input"]:
         return Split(split.n, split.row, {**split.axes, "var": 0})
-    return split if len(var) == ndim and var[0] == 1 else None
+    return split if not var else None  # a scalar var goes whole; any other shape, the kernel judges whole
 
 
 def ctc(shapes: dict[str, tuple], tensors) -> Split | None:

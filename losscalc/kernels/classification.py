@@ -308,7 +308,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     if target.dtype.kind == "f":
         from ..tensors import as_index
 
-        target = as_index(target, "target")
+        target = as_index(target, "target", CHUNK_START.get())
     y = _index_target(input, target, n, d)
     if eps and input.ndim == 1 and target.ndim == 1:
         raise LossError("target (1,): PyTorch cannot use label smoothing with a (1,)-shaped target for a "
