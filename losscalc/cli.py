@@ -359,6 +359,12 @@ def parse_example(loss: Loss) -> dict:
     return {k: v for k, v in ctx.params.items() if k not in DISPLAY}
 
 
+def example_call(loss: Loss) -> tuple[list, dict]:
+    """A loss's registry example as `compute` arguments: (tensors, settings)."""
+    params = parse_example(loss)
+    return [params.pop(t.name) for t in loss.tensors], params
+
+
 class LossGroup(click.Group):
     """Loss subcommands resolved through the registry: any alias, any case, `-` or `_`."""
 

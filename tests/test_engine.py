@@ -53,17 +53,12 @@ def test_golden_values_hold_for_any_chunk_size_and_thread_count(size, monkeypatc
 def test_every_layout_cuts_its_losses(monkeypatch):
     """Each loss's own example, stretched to many items, runs in several chunks (a loss whose
     layout never cuts would hold its whole input in memory)."""
-    from losscalc.cli import parse_example
+    from losscalc.cli import example_call
     from losscalc.registry import losses
 
     monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "1")
     for loss in losses():
-        params = parse_example(loss)
-        tensors = [params.pop(t.name) for t in loss.tensors]
-        for key in ("grad", "threads", "engine", "scheduler", "scheduler_timeout"):
-            params.pop(key, None)
-        if not loss.legacy:
-            params.pop("size_average", None), params.pop("reduce", None)
+        tensors, params = example_call(loss)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = compute(loss.name, *tensors, **params)

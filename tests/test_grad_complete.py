@@ -4,19 +4,14 @@ import numpy as np
 import pytest
 
 from losscalc import compute
-from losscalc.cli import parse_example
+from losscalc.cli import example_call
 from losscalc.registry import losses
 
 
 @pytest.mark.parametrize("loss", losses(), ids=lambda loss: loss.name)
 def test_every_loss_gives_gradients(loss):
-    params = parse_example(loss)
-    tensors = [params.pop(t.name) for t in loss.tensors]
-    for key in ("fmt", "output", "precision", "max_rows", "grad"):
-        params.pop(key, None)
-    if not loss.legacy:
-        params.pop("size_average", None), params.pop("reduce", None)
-    result = compute(loss.name, *tensors, grad=True, **params)
+    tensors, params = example_call(loss)
+    result = compute(loss.name, *tensors, **{**params, "grad": True})
     assert result.grads, f"{loss.name}: no gradient"
     for name, g in result.grads.items():
         assert g.shape == result.inputs[name].array.shape
