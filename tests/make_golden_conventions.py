@@ -2,10 +2,10 @@
 
     KERAS_BACKEND=numpy python -m tests.make_golden_conventions
 
-For every case of tests/test_conventions.py (one per Equivalent, and a few extra tensor forms)
+For every case of tests/conventions/test_against_frameworks.py (one per Equivalent, and a few extra tensor forms)
 and the first seed, in float32 and float64 and each reduction the case checks, it records the
 inputs, the options and the value the framework itself returned, with the framework's name and
-version as its source. tests/test_conventions.py::test_golden then checks losscalc.conventions
+version as its source. tests/conventions/test_against_frameworks.py::test_golden then checks losscalc.conventions
 against these values without any framework installed.
 """
 
@@ -18,7 +18,7 @@ os.environ.setdefault("KERAS_BACKEND", "numpy")
 
 import numpy as np  # noqa: E402
 
-from tests import test_conventions as tc  # noqa: E402
+from tests.conventions import test_against_frameworks as tc  # noqa: E402
 
 
 def _version(name: str) -> str:

@@ -1,4 +1,4 @@
-"""Every registered loss answers --grad (the differential test is tests/test_grad.py)."""
+"""Every registered loss answers --grad (the differential test is tests/test_differential_grad.py)."""
 
 import numpy as np
 import pytest

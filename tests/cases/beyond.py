@@ -5,7 +5,7 @@ from its defining formula (what SciPy, torchvision and Keras compute), and autog
 those ops is the reference for --grad. These torch-op references, the golden values made from
 them (tests/golden/beyond.json, see PRODUCED_BY) and losscalc itself are
 cross-checked against SciPy (jensenshannon², wasserstein_distance, entropy) and against the
-documented torchvision and Keras definitions in tests/test_beyond.py.
+documented torchvision and Keras definitions in tests/kernels/test_beyond.py.
 
 Inputs losscalc refuses are refused here too, by a ValueError where torch ops would compute.
 """

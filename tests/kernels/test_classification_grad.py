@@ -1,6 +1,6 @@
 """--grad for the classification losses, without torch: closed forms, each with its derivation,
 central differences, and the conventions PyTorch's autograd follows at the edges (the
-differential test against autograd is tests/test_grad.py)."""
+differential test against autograd is tests/test_differential_grad.py)."""
 
 import warnings
 

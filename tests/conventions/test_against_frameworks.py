@@ -25,7 +25,7 @@ from losscalc.conventions import (EQUIVALENTS, FRAMEWORKS, ConventionResult, all
                                   describe, equivalents, near_misses)
 from losscalc.errors import LossError
 
-GOLDEN = pathlib.Path(__file__).parent / "golden" / "conventions.json"
+GOLDEN = pathlib.Path(__file__).parent.parent / "golden" / "conventions.json"
 SEEDS = (0, 1, 2)
 RTOL = {"float32": 1e-6, "float64": 1e-10}
 ATOL = {"float32": 1e-6, "float64": 1e-12}

@@ -3,7 +3,7 @@ worked out by hand, and against central differences; no torch needed.
 
 Each test says where its formula comes from. The conventions at kinks and edges (clamp_min
 passing the gradient at exactly 0, sgn(NaN) = 0, BCE's float 1e-12, the no_grad clamps) are
-PyTorch autograd's, checked against torch 2.13 when these kernels were written; tests/test_grad.py
+PyTorch autograd's, checked against torch 2.13 when these kernels were written; tests/test_differential_grad.py
 compares with autograd itself when torch is installed.
 """
 

@@ -4,7 +4,7 @@
   entropy = scipy.stats.entropy (on rows that sum to 1: SciPy normalises rows, losscalc uses
   them as given and warns), wasserstein = scipy.stats.wasserstein_distance row by row. The
   torch-op references of tests/cases/beyond.py, which make the golden values and the --grad
-  reference (tests/test_grad.py), are checked against SciPy here too.
+  reference (tests/test_differential_grad.py), are checked against SciPy here too.
 - sigmoid_focal against the semantics torchvision's docstring gives sigmoid_focal_loss;
   log_cosh against log(cosh(·)) and Keras's per-sample mean; dice against hand calculations.
 - Gradients by finite differences, without torch (wasserstein's is the a.e. derivative of a

@@ -4,7 +4,7 @@ the zeros PyTorch writes, and the nan it gives where its formula meets inf - inf
 
 PyTorch's CTC backward returns exp(log_probs) - posterior (times the upstream gradient): the
 gradient with respect to the activations before log_softmax, not with respect to log_probs
-taken as free variables (that would be -posterior). tests/test_grad.py compares with torch.
+taken as free variables (that would be -posterior). tests/test_differential_grad.py compares with torch.
 """
 
 import itertools

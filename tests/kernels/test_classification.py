@@ -309,7 +309,7 @@ def test_non_contiguous_inputs_give_the_same_losses():
 
 @pytest.mark.parametrize("reduction,expected", [("mean", "nan"), ("sum", 0.0), ("none", [[]])])
 def test_empty_spatial_dimension_through_the_cli(reduction, expected):
-    """(N, C, 0) scores: no items; PyTorch's mean is nan (found by tests/test_hardening.py)."""
+    """(N, C, 0) scores: no items; PyTorch's mean is nan (found by tests/test_fuzz_cli.py)."""
     for target in ["[[[]]]", "zeros(1,0)"]:
         r = run("cross_entropy", "[[[]]]", target, "--reduction", reduction, "--format", "json")
         assert r.exit_code == 0, r.output

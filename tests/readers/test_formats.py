@@ -609,5 +609,5 @@ def test_importing_the_readers_loads_no_optional_library():
             "print(sorted(m for m in ('pyarrow', 'h5py', 'zarr', 'safetensors', 'torch') "
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+                         check=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.stdout.strip() == "[]"

@@ -1,6 +1,6 @@
 """SPEC §10 through the engine: --top/--bottom, --group-by and the summary, against torch's
 reduction='none' (and its reduction='mean' on each group alone) and NumPy, float64 to 1e-10,
-whatever the chunk size. The accumulators themselves are tested in tests/test_views.py."""
+whatever the chunk size. The accumulators themselves are tested in tests/views/test_accumulators.py."""
 
 import json
 import warnings
@@ -126,7 +126,7 @@ def test_3e7_elements_with_every_view_in_bounded_memory(tmp_path):
     """Issue 11: a summary (a streaming quantile estimate past 10**7), top and bottom rows and
     groups over 3e7 elements, through the command line, in bounded anonymous memory (sampled
     from outside the process; the mapped input pages are not anonymous)."""
-    from tests.test_engine import _peak
+    from tests.engine.test_local import _peak
 
     n = 30_000_000
     x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (n,))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 LIMIT_MIB = 300
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("LOSSCALC_SKIP_BIG_FILES") == "1" or not os.path.exists("/proc/self/status"),

@@ -1,5 +1,5 @@
 """--convention, --compare and explain's other frameworks through the command line (SPEC §11).
-The values themselves are checked against Keras, optax and scikit-learn in test_conventions.py;
+The values themselves are checked against Keras, optax and scikit-learn in tests/conventions/test_against_frameworks.py;
 here the expected values are losscalc.conventions' own, and the known figures of issue 12."""
 
 import json
