@@ -37,59 +37,18 @@ import sys
 import tempfile
 import textwrap
 import time
-import tracemalloc
 import warnings
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the tuned NumPy pass is one thread; so is BLAS
 
 import numpy as np  # noqa: E402
 
-CHUNK = int(os.environ.get("LOSSCALC_CHUNK_ELEMENTS", 1 << 20))
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import (CHUNK, ROOT, buf, dot64, peak_extra, run_sampled, spans,  # noqa: E402
+                     sum64, timed, uptime)
 
 
 # --- the tuned NumPy pass -------------------------------------------------------------------
-
-_BUFFERS: dict = {}
-
-
-def buf(slot: int, shape, dtype) -> np.ndarray:
-    """A reused scratch buffer (no allocation per chunk, nor per call)."""
-    n = int(np.prod(shape))
-    key = (slot, np.dtype(dtype).str)
-    b = _BUFFERS.get(key)
-    if b is None or b.size < n:
-        b = _BUFFERS[key] = np.empty(max(n, CHUNK), dtype)
-    return b[:n].reshape(shape)
-
-
-def spans(n: int, per_row: int = 1):
-    step = max(1, CHUNK // max(per_row, 1))
-    for i in range(0, n, step):
-        yield i, min(n, i + step)
-
-
-def sum64(x) -> float:
-    return float(x.sum(dtype=np.float64))
-
-
-def dot64(x, y) -> float:
-    x, y = x.reshape(-1), y.reshape(-1)
-    if x.dtype != np.float64:
-        b = buf(10, x.shape, np.float64)
-        np.copyto(b, x)
-        x = b
-    if y.dtype != np.float64:
-        b = buf(11, y.shape, np.float64)
-        np.copyto(b, y)
-        y = b
-    return float(np.dot(x, y))
-
 
 def np_mse(a, b):
     a, b = a.reshape(-1), b.reshape(-1)
@@ -269,34 +228,6 @@ def cases(quick: bool):
     ]
 
 
-def timed(fns: dict, repeats: int) -> dict:
-    """{name: (cold: the first call, warm: the median of the others)} in seconds, the functions
-    called in interleaved rounds (a drift in the machine's load hits them alike): `repeats`
-    rounds, or as many as fill 0.2 s for the fastest, up to 500."""
-    cold, times = {}, {name: [] for name in fns}
-    for name, fn in fns.items():
-        start = time.perf_counter()
-        fn()
-        cold[name] = time.perf_counter() - start
-    rounds = 0
-    while rounds < repeats or min(sum(t) for t in times.values()) < 0.2 and rounds < 500:
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-        rounds += 1
-    return {name: (cold[name], statistics.median(times[name])) for name in fns}
-
-
-def peak_extra(fn) -> int:
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def in_memory(args):
     import torch
     import torch.nn.functional as F
@@ -367,35 +298,6 @@ TUNED_SCRIPT = textwrap.dedent("""
         total += float(np.dot(x, x))
     print(repr(total / a.size))
 """)
-
-
-def rss_anon_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
-def run_sampled(cmd, cwd, env):
-    """(wall seconds, peak RssAnon bytes, stdout) of `cmd`, sampled from here every ~10 ms."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, rss_anon_kib(proc.pid))
-            time.sleep(0.01)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {stderr.decode()[-2000:]}")
-    return wall, peak * 1024, stdout
 
 
 def big_file(args):
