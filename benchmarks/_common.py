@@ -88,16 +88,22 @@ def mem_available() -> int:
     return 0
 
 
-def run_sampled(cmd, cwd, env, check: bool = True):
+def run_sampled(cmd, cwd, env, check: bool = True, timeout: float | None = None):
     """(wall seconds, peak RssAnon bytes, stdout) of `cmd`, sampled from here every ~10 ms
-    (never from inside the child: that slows it many times over). check=False: a failure is
-    returned as (wall, peak, None, stderr) instead of raising."""
+    (never from inside the child: that slows it many times over). check=False: a failure (or
+    running past `timeout` seconds: the child is killed) is returned as (wall, peak, None,
+    stderr) instead of raising; a success as (wall, peak, stdout, "")."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
         peak = 0
         while proc.poll() is None:
             peak = max(peak, rss_anon_kib(proc.pid))
+            if timeout is not None and time.perf_counter() - start > timeout:
+                proc.kill()
+                proc.wait()
+                err.write(f"\nkilled after {timeout:.0f} s (timeout)".encode())
+                break
             time.sleep(0.01)
         wall = time.perf_counter() - start
         out.seek(0)
