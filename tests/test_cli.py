@@ -1,13 +1,18 @@
 """The command line's shared behaviour: names, formats, legacy flags, output files, exit codes."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from losscalc.cli import cli
+from tests.helpers import assert_user_error
+from tests.helpers import run as run_guarded
 
 
 def run(*args, input=None, env=None):
@@ -218,3 +223,77 @@ def test_legacy_flags_only_where_the_torch_class_has_them():
         compute("triplet_margin_with_distance", "randn(2,3)", "randn(2,3)", "randn(2,3)", size_average=False)
     r = run("triplet_margin_with_distance", "--no-size-average", "randn(2,3)", "randn(2,3)", "randn(2,3)")
     assert r.exit_code == 2 and "No such option" in r.stderr
+
+
+# ------------------------------------------- messages, closed pipes, a bug in a real process
+# (run_guarded: a CliRunner call that cannot hang, tests/helpers.py)
+
+def test_negative_seed_is_named_as_the_problem():
+    assert_user_error(run_guarded("mse", "randn(3)", "1", "--seed", "-5"), "--seed")
+
+
+@pytest.mark.parametrize("args", [
+    ["bce", "2", "1"],
+    ["kl_div", "1", "0.5"],
+    ["gaussian_nll", "1", "2", "-1"],
+    ["nll", "[[0.6,0.2,0.2]]", "0"],
+])
+def test_messages_show_plain_numbers(args):
+    """Not `np.float64(2.0)`, as repr() of a NumPy scalar reads (seen in this session, fixed)."""
+    r = run_guarded(*args)
+    assert r.stderr.strip()
+    assert not re.search(r"np\.(float|int)\d+\(", r.stderr), r.stderr
+
+
+def broken_pipe(args: list[str]) -> tuple[int, str]:
+    """Run losscalc with its stdout read for one line, then closed (as `| head -1` does)."""
+    proc = subprocess.Popen([sys.executable, "-m", "losscalc", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "LOSSCALC_DEBUG": "",
+                                                         "COLUMNS": "80"})
+    proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    return proc.returncode, stderr
+
+
+@pytest.mark.parametrize("fmt", ["value", "csv", "json"])
+def test_a_closed_pipe_is_not_an_error(fmt):
+    code, stderr = broken_pipe(["l1", "--reduction", "none", "arange(40000)", "zeros(40000)",
+                                "--format", fmt])
+    assert code == 0 and "Traceback" not in stderr, stderr
+
+
+def test_a_closed_pipe_is_not_an_error_for_tables():
+    code, stderr = broken_pipe(["l1", "--reduction", "none", "arange(3000)", "zeros(3000)",
+                                "--max-rows", "3000"])
+    assert code == 0 and "Traceback" not in stderr, stderr
+
+
+# ------------------------------------------------------------- a bug: one line, exit 1
+
+BROKEN_KERNEL = """
+import dataclasses, sys
+import losscalc.registry as registry
+def broken(*args, **kwargs):
+    raise ZeroDivisionError("boom")
+registry._LOSSES = tuple(dataclasses.replace(e, kernel=broken) if e.name == "l1" else e
+                         for e in registry.losses())
+from losscalc.cli import main
+sys.argv = ["losscalc", "l1", "1", "2"]
+main()
+"""
+
+
+@pytest.mark.parametrize("debug", ["", "0", "1"])
+def test_a_bug_in_a_real_process_is_one_line_unless_debugging(debug):
+    """test_a_bug_is_one_line_unless_debugging checks this through CliRunner; here the real process: its exit status,
+    and that only LOSSCALC_DEBUG=1 (not 0, not empty) shows the traceback."""
+    proc = subprocess.run([sys.executable, "-c", BROKEN_KERNEL], capture_output=True, text=True,
+                          env={**os.environ, "LOSSCALC_DEBUG": debug}, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == ""
+    if debug == "1":
+        assert "Traceback" in proc.stderr and "ZeroDivisionError: boom" in proc.stderr
+    else:
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert "internal error (ZeroDivisionError: boom)" in proc.stderr

@@ -1,0 +1,65 @@
+"""Helpers shared by the tests that run the CLI in-process and must never hang or crash
+(the fuzzer, the resource limits, --output, the pickle refusal, the non-finite numbers)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+
+import numpy as np
+from click.testing import CliRunner
+
+from losscalc.cli import cli
+
+ENV = {"LOSSCALC_DEBUG": None, "COLUMNS": "100", "NO_COLOR": "1"}
+PRECIOUS = b"precious: must survive every failed call"
+
+
+class Hang(Exception):
+    """A call did not finish within its time limit."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float):
+    """Fail (raise Hang) instead of hanging when the block runs longer than `seconds`."""
+
+    def expired(signum, frame):
+        raise Hang(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run(*args, input=None, limit: float = 10.0):
+    """One CLI call through CliRunner, exceptions not caught, hangs turned into failures."""
+    with time_limit(limit):
+        return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=ENV,
+                                  catch_exceptions=False)
+
+
+def assert_user_error(r, *words):
+    assert r.exit_code == 2, (r.exit_code, r.output)
+    assert r.stderr.strip(), "exit 2 without a message"
+    assert "Traceback" not in r.output
+    for word in words:
+        assert word in r.stderr, (word, r.stderr)
+
+
+def npy_bytes(array, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, **kwargs)
+    return buffer.getvalue()
+
+
+def npy_header(shape, descr="<f8", version=(1, 0)) -> bytes:
+    buffer = io.BytesIO()
+    write = np.lib.format.write_array_header_1_0 if version == (1, 0) \
+        else np.lib.format.write_array_header_2_0
+    write(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
