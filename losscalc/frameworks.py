@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import LossError
-from .tensors import shape_too_large
+from .limits import shape_too_large
 
 
 def _tensors(result) -> list[np.ndarray]:

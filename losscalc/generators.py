@@ -7,8 +7,8 @@ A small hand-written grammar, never `eval`:
     OP        := "*" | "/" | "+" | "-"                            applied left to right
     NAME      := zeros ones full rand randn randint arange linspace eye
 
-NUMBER is the literal of inline tensors (`tensors.SIGNED_NUMBER`: `2`, `-1.5e3`, `inf`, `nan`).
-Every size is checked against `tensors.MAX_ELEMENTS` before anything is allocated, so
+NUMBER is the literal of inline tensors (`readers.inline.SIGNED_NUMBER`: `2`, `-1.5e3`, `inf`, `nan`).
+Every size is checked against `limits.MAX_ELEMENTS` before anything is allocated, so
 `randn(100000000000)` is refused at once. Random generators draw from the `rng` they are
 given, which the caller seeds (`--seed`) and shares between the tensors of one call.
 """
@@ -20,7 +20,9 @@ import re
 
 import numpy as np
 
-from .tensors import MAX_ELEMENTS, NUMBER, SIGNED_NUMBER, number, quote, shape_too_large
+from .limits import MAX_ELEMENTS, shape_too_large
+from .readers.base import quote
+from .readers.inline import NUMBER, SIGNED_NUMBER, number
 
 GENERATORS = ("zeros", "ones", "full", "rand", "randn", "randint", "arange", "linspace", "eye")
 MAX_DIMS = 8  # dimensions a generator may ask for

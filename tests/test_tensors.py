@@ -1,4 +1,4 @@
-"""Tests for losscalc.tensors: every tensor form of SPEC section 3 and every error path."""
+"""Tests for losscalc.tensors and its readers: every tensor form of SPEC section 3 and every error path."""
 
 import io
 import json
@@ -9,9 +9,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from losscalc import tensors
+from losscalc import limits
+from losscalc.casts import as_float, as_index
 from losscalc.errors import LossError
-from losscalc.tensors import MAX_ELEMENTS, TensorSource, as_float, as_index, load_tensor
+from losscalc.limits import MAX_ELEMENTS
+from losscalc.readers import npy, stdin
+from losscalc.tensors import TensorSource, load_tensor
 
 GENERIC = ('target: could not read "abc" as a tensor: not a file, an inline list (e.g. 1,2,3 '
            'or "[[1,2],[3,4]]"), a number, or a generator (e.g. randn(3,5)).')
@@ -45,7 +48,7 @@ def load_calls(monkeypatch):
         calls.append(kwargs)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tensors.np, "load", spy)
+    monkeypatch.setattr(np, "load", spy)
     return calls
 
 
@@ -65,7 +68,7 @@ def test_npy_keeps_shape_and_dtype(here, array, load_calls):
 
 
 def test_large_npy_is_memory_mapped(here, monkeypatch, load_calls):
-    monkeypatch.setattr(tensors, "MMAP_THRESHOLD", 10)
+    monkeypatch.setattr(npy, "MMAP_THRESHOLD", 10)
     np.save("big.npy", np.arange(100.0))
     ts = load("big.npy")
     assert load_calls[-1] == {"allow_pickle": False, "mmap_mode": "r"}
@@ -249,15 +252,15 @@ def test_missing_file_directory_and_key_on_npy(here):
 
 
 def test_text_file_size_limit(here, monkeypatch):
-    monkeypatch.setattr(tensors, "MAX_TEXT_CHARS", 10)
-    monkeypatch.setattr(tensors, "MAX_INLINE_CHARS", 10)
+    monkeypatch.setattr(limits, "MAX_TEXT_CHARS", 10)
+    monkeypatch.setattr(limits, "MAX_INLINE_CHARS", 10)
     write("long.csv", "1,2,3,4,5,6,7,8\n")
     assert "convert it to .npy" in error("long.csv")
     assert "put large tensors in a .npy file" in error("1,2,3,4,5,6,7")
 
 
 def test_element_limit_for_text(here, monkeypatch):
-    monkeypatch.setattr(tensors, "MAX_ELEMENTS", 4)
+    monkeypatch.setattr(limits, "MAX_ELEMENTS", 4)
     assert "more than 4" in error("1,2,3,4,5")
     write("big.csv", "1,2,3\n4,5,6\n")
     assert "more than 4" in error("big.csv")
@@ -487,7 +490,7 @@ def test_stdin_defaults_to_sys_stdin_buffer(monkeypatch):
     class FakeStdin:
         buffer = io.BytesIO(b"4,5")
 
-    monkeypatch.setattr(tensors.sys, "stdin", FakeStdin)
+    monkeypatch.setattr(stdin.sys, "stdin", FakeStdin)
     assert load("-").array.tolist() == [4, 5]
 
 

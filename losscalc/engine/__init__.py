@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import LossError, LossWarning, warn
+from ..readers.stdin import one_stdin
 from ..reduction import DEFAULT, Arithmetic, Partials, finish, resolve_reduction, upstream
 from ..registry import Loss, find
 from .local import run_chunks
@@ -165,7 +166,8 @@ class _LazyRng:
 def _to_input(value, name: str, kind: str, dtype, rng) -> TensorSource:
     """A tensor argument opened: in memory and cast to `dtype` (`kind`: float, index or any),
     or, for a file read lazily, left in its file and cast chunk by chunk (`Plan.arrays`)."""
-    from ..tensors import TensorSource, cast, load_tensor
+    from ..casts import cast
+    from ..tensors import TensorSource, load_tensor
 
     if isinstance(value, TensorSource):
         source, array = value.source, value.array
@@ -356,8 +358,7 @@ class _Run:
             )
         reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
         rng = _LazyRng(seed)
-        if sum(isinstance(v, str) and v == "-" for v in [*tensors, *options.values()]) > 1:
-            raise LossError("only one tensor can be read from standard input (-) per call.")
+        one_stdin([*tensors, *options.values(), group_by])  # before any tensor is read
         inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
         kinds = {t.name: t.kind for t in loss.tensors}
         resolved = {}
@@ -498,7 +499,7 @@ def _gradients(loss: Loss, plan: Plan, first, reduction: str, partials: Partials
                inputs: dict[str, TensorSource], threads) -> dict[str, np.ndarray]:
     """∂value/∂tensor: each chunk's backward with the upstream gradient of the whole reduction;
     a cut tensor's gradient is put together along its axis, a whole one's summed over chunks."""
-    from ..tensors import shape_too_large
+    from ..limits import shape_too_large
 
     if first is None and any(shape_too_large(t.array.shape) for t in inputs.values()):
         raise LossError("--grad keeps the gradients in memory; these inputs are larger than 2**28 elements.")

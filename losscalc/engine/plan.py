@@ -83,7 +83,7 @@ class Plan:
 
     def arrays(self, chunk: Chunk) -> dict[str, np.ndarray]:
         """Chunk `chunk` of every tensor, in the computation's dtype."""
-        from ..tensors import cast
+        from ..casts import cast
 
         out = {}
         for name, a in self.inputs.items():

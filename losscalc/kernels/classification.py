@@ -306,7 +306,7 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     if target.shape == input.shape:
         return _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape)
     if target.dtype.kind == "f":
-        from ..tensors import as_index
+        from ..casts import as_index
 
         target = as_index(target, "target", CHUNK_START.get())
     y = _index_target(input, target, n, d)

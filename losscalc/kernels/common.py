@@ -86,7 +86,7 @@ def shape_str(shape) -> str:
 
 def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Broadcast named arrays against each other, or say which shapes do not fit."""
-    from ..tensors import shape_too_large
+    from ..limits import shape_too_large
 
     shapes = ", ".join(f"{name} {shape_str(a.shape)}" for name, a in arrays.items())
     try:

@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from ..errors import LossError
-from .base import LazyArray, failure as _fail, quoted as _q
+from .base import LazyArray, failure as _fail, quote as _q
 
 
 IPC_SUFFIXES = (".feather", ".arrow", ".ipc")

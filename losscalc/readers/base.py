@@ -1,4 +1,4 @@
-"""The one interface every reader gives the engine: a `LazyArray`.
+"""The one interface every reader gives the engine, a `LazyArray`, and the readers' messages.
 
 A LazyArray knows its shape and dtype from the file's header and reads rows along axis 0
 on demand (`a[start:stop]` gives a NumPy array). It holds paths, not open handles, and opens
@@ -18,14 +18,28 @@ import numpy as np
 from ..errors import LossError
 
 
-def quoted(text: str) -> str:
-    """A name in a message (a tensor, a column, a dataset), quoted as JSON quotes it."""
+def quote(text: str, limit: int | None = None) -> str:
+    """Text in a message (a tensor's name, a column, what the user typed), quoted as JSON
+    quotes it, escapes visible; shortened to about `limit` characters when one is given."""
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
     return json.dumps(text, ensure_ascii=False)
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type name when it has none)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def failure(name: str, path: str, what: str) -> LossError:
     """The error of every reader: the argument, the file, and what is wrong with it."""
     return LossError(f"{name}: file {path!r}: {what}.")
+
+
+def failer(name: str, source: str):
+    """A function turning 'what is wrong' into the LossError for this argument and source
+    ("file \"x.csv\"", "standard input", "inline \"1,,2\"")."""
+    return lambda what: LossError(f"{name}: {source}: {what}.")
 
 
 def require(module: str, path: str, name: str, what: str, extra: str):

@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 
-from .base import LazyArray, failure as _fail, quoted as _q, require
+from .base import LazyArray, failure as _fail, quote as _q, require
 
 
 def require_h5py(path: str, name: str):

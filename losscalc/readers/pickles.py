@@ -8,16 +8,11 @@ Only the first bytes and, for a zip, its central directory are read.
 
 from __future__ import annotations
 
-import json
 import os
 import zipfile
 
 from ..errors import LossError
-
-
-def _q(text: str) -> str:
-    """A name in a message, quoted as JSON quotes it (as tensors.quote does)."""
-    return json.dumps(text, ensure_ascii=False)
+from .base import quote as _q
 
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle")

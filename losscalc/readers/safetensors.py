@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import LossError
-from .base import LazyArray, quoted as _q
+from .base import LazyArray, quote as _q
 from .pickles import pickle_kind, refuse_pickle
 
 

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from .base import LazyArray, failure as _fail, quoted as _q, require
+from .base import LazyArray, failure as _fail, quote as _q, require
 
 
 def require_zarr(path: str, name: str):
