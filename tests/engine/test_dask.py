@@ -137,7 +137,7 @@ def here(data, monkeypatch):
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
     # every .npy memory-mapped, as files above 16 MiB are: the plan then holds paths, which the
     # workers read themselves (small files would be read by the client and sent in the plan)
-    monkeypatch.setattr("losscalc.tensors.MMAP_THRESHOLD", 0)
+    monkeypatch.setattr("losscalc.readers.npy.MMAP_THRESHOLD", 0)
     return data[1]
 
 
