@@ -59,7 +59,7 @@ class ElementsFile:
             raise self._fail(e) from None
 
     def add(self, start: int, elements: np.ndarray) -> None:
-        from .render import _json_value, number
+        from .render.rows import json_value as _json_value, number
 
         e = np.ascontiguousarray(elements, self.dtype)
         try:
