@@ -40,7 +40,7 @@ class Result:
     options: dict  # the options in force, by name (tensor options as arrays)
     dtype: str
     value: np.ndarray | None  # 0-d, or the elements when reduction is none (None: too many to keep)
-    elements: np.ndarray | None  # the unreduced losses, when there are at most `keep` of them
+    kept: np.ndarray | None  # the unreduced losses, when the run kept them (see `elements`)
     elements_shape: tuple
     arithmetic: Arithmetic
     partials: Partials
@@ -55,6 +55,21 @@ class Result:
     @property
     def count(self) -> int:
         return self.partials.count
+
+    @property
+    def elements(self) -> np.ndarray | None:
+        """The unreduced losses: those the run kept, else made on demand by running the kernel
+        again over the chunks (a mean or sum keeps none of them); None beyond KEEP_ELEMENTS."""
+        if self.kept is None and math.prod(self.elements_shape) <= KEEP_ELEMENTS:
+            kept = None
+            with warnings.catch_warnings():  # said by the run already
+                warnings.simplefilter("ignore", LossWarning)
+                for start, out, _ in self.chunks():
+                    if kept is None:
+                        kept = np.empty(self.elements_shape, out.elements.dtype)
+                    kept.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
+            self.kept = kept
+        return self.kept
 
     @property
     def terms(self) -> dict[str, np.ndarray]:
@@ -253,7 +268,8 @@ def compute(name: str, *tensors, **settings) -> Result:
     `grad=True`: the analytic gradient of the value (of the sum of the elements when
     `reduction="none"`) with respect to each floating-point positional tensor PyTorch
     differentiates; `threads`: the local engine's threads (default: the machine's cores);
-    `keep`: the result keeps its elements when there are at most this many; `sinks`: each
+    `keep`: the result keeps its elements as they are made when there are at most this many
+    (default: 2**28 for reduction none, else none: `Result.elements` makes them on demand); `sinks`: each
     (an --output file) gets the elements chunk by chunk (`begin(shape, dtype)`, `add(flat_start,
     elements)`); `top`, `bottom`, `group_by`, `summary`: the views of SPEC §10; `engine`
     ("local" or "dask"), `scheduler`, `scheduler_timeout`. Raises LossError for anything the
@@ -332,7 +348,7 @@ class _Run:
 
     def __init__(self, name, tensors, *, reduction: str = DEFAULT, dtype: str = "float64",
                  size_average: bool | None = None, reduce: bool | None = None, seed: int | None = None,
-                 grad: bool = False, threads: int | None = None, keep: int = KEEP_ELEMENTS, sinks=(),
+                 grad: bool = False, threads: int | None = None, keep: int | None = None, sinks=(),
                  progress=None, top: int = 0, bottom: int = 0, group_by=None, summary: bool = False,
                  engine: str = "local", scheduler: str | None = None, scheduler_timeout: float = 10.0,
                  **options):
@@ -357,6 +373,8 @@ class _Run:
                 f"{', '.join(known) or 'none besides the reduction'}."
             )
         reduction = resolve_reduction(reduction, size_average, reduce, loss.reductions, loss.legacy)
+        if keep is None:  # the elements are the value of none; of a mean or sum, made on demand
+            keep = KEEP_ELEMENTS if reduction == "none" else 0
         rng = _LazyRng(seed)
         one_stdin([*tensors, *options.values(), group_by])  # before any tensor is read
         inputs = {t.name: _to_input(v, t.name, t.kind, np_dtype, rng) for t, v in zip(loss.tensors, tensors)}
@@ -468,7 +486,7 @@ class _Run:
 
     def result(self) -> Result:
         elements, shape = self.elements, self.shape
-        if elements is not None and math.prod(shape) > self.keep:
+        if elements is not None and math.prod(shape) > self.keep and not self.plan.whole:
             elements = None
         _warn_nonfinite(self.counts)
         self.said.emit()
@@ -483,7 +501,7 @@ class _Run:
             options=self.resolved,
             dtype=self.dtype,
             value=value,
-            elements=elements,
+            kept=elements,
             elements_shape=shape,
             arithmetic=arithmetic,
             partials=self.partials,
