@@ -43,39 +43,83 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
         raise LossError(f"target {shape_str(target.shape)} should be 1-D with one class index per item of "
                         f"input {shape_str(input.shape)}: shape ({n},).")
     weight = class_weight(weight, c)
-    check_class_indices(target, c, "target")
+    if target.size and not (target.min() >= 0 and target.max() < c):
+        check_class_indices(target, c, "target")
     y = target.reshape(n)
-    rows = np.arange(n)
-    x_y = x[rows, y]
-    z = (x.dtype.type(margin) - x_y)[:, None] + x
-    z[rows, y] = 0
-    h = np.where(z > 0, z, 0)  # NaN margins count as 0, as in PyTorch's `if (z > 0)`
-    if p == 2:
-        h = h * h
-    terms = {"x[y]": x_y, "violations": (z > 0).sum(axis=1)}
-    if weight is not None:
-        h = h * weight[y][:, None]
-        terms["weight"] = weight[y]
-    elements = h.sum(axis=1) / x.dtype.type(c)
+    x_y = _at(x, y)
+    wy = None if weight is None else weight[y]
+    total = np.empty(n, x.dtype)
+    ones = np.ones(c, x.dtype)
+    for r, z in _class_margins(x, x_y, y, margin):
+        np.fmax(z, 0, out=z)  # NaN margins count as 0, as in PyTorch's `if (z > 0)`
+        if p == 2:
+            np.multiply(z, z, out=z)
+        np.dot(z, ones, out=total[r])  # a BLAS product: faster than z.sum(axis=1)
+    if wy is not None:
+        total *= wy
+    elements = total / x.dtype.type(c)
+
+    def violations():
+        counts = np.empty(n, np.int64)
+        for r, z in _class_margins(x, x_y, y, margin):
+            np.sum(z > 0, axis=1, out=counts[r])
+        return counts
+
+    terms = {"x[y]": x_y, "violations": violations}
+    if wy is not None:
+        terms["weight"] = wy
     shape = (n,) if target.ndim else ()
-    return KernelOut(elements.reshape(shape), {k: v.reshape(shape) for k, v in terms.items()},
-                     backward=_multi_margin_backward(z, y, p, weight, input.shape))
+    return KernelOut(elements.reshape(shape), {k: _reshaped(v, shape) for k, v in terms.items()},
+                     backward=_multi_margin_backward(x, x_y, y, p, margin, wy, input.shape))
 
 
-def _multi_margin_backward(z, y, p, weight, shape):
+def _at(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """x[i, y_i] for x (N, C)."""
+    if x.flags.c_contiguous:
+        return x.reshape(-1)[np.arange(0, x.size, x.shape[1]) + y]
+    return x[np.arange(x.shape[0]), y]
+
+
+def _reshaped(v, shape):
+    return (lambda: v().reshape(shape)) if callable(v) else v.reshape(shape)
+
+
+def _class_margins(x, x_y, y, margin):
+    """Blocks of about CHUNK elements of rows r with the margins z_i = margin - x_y + x_i (rows, C),
+    in PyTorch's order of operations, and 0 at the target class (which PyTorch skips), in a
+    buffer reused from block to block."""
+    n, c = x.shape
+    rows = max(1, CHUNK // c)
+    buf = np.empty((min(rows, n), c), x.dtype)
+    shift = x.dtype.type(margin) - x_y
+    for r0 in range(0, n, rows):
+        r = slice(r0, min(r0 + rows, n))
+        z = np.add(x[r], shift[r, None], out=buf[: r.stop - r.start])
+        z.reshape(-1)[np.arange(0, z.size, c) + y[r]] = 0
+        yield r, z
+
+
+def _multi_margin_backward(x, x_y, y, p, margin, wy, shape):
     """∂l_n/∂x_{n,i} = h_i for i ≠ y_n and -Σ_i h_i at y_n, where h_i = w_{y_n} (1 or 2 z_i) / C for the
     violated margins z_i = margin - x_{n,y_n} + x_{n,i} > 0 (strictly: a margin exactly at the hinge
     and a NaN margin give 0, as PyTorch's `if (z > 0)` in MultiMarginCriterion.cpp)."""
-    n, c = z.shape
-    dt = z.dtype
+    n, c = x.shape
+    dt = x.dtype
 
     def backward(g):
-        scale = np.reshape(g, (n, 1)).astype(dt, copy=False) / dt.type(c)
-        if weight is not None:
-            scale = scale * weight[y][:, None]
-        h = np.where(z > 0, scale if p == 1 else (2 * z) * scale, dt.type(0))
-        h[np.arange(n), y] = -h.sum(axis=1)  # z = 0 there: the target's own column held 0
-        return {"input": h.reshape(shape)}
+        scale = np.reshape(g, n).astype(dt, copy=False) / dt.type(c)
+        if wy is not None:
+            scale = scale * wy
+        out = np.empty((n, c), dt)
+        for r, z in _class_margins(x, x_y, y, margin):
+            h, violated = out[r], z > 0
+            h.fill(0)  # where no margin is violated, 0 even for an inf or NaN g (PyTorch's `if`)
+            if p == 1:
+                np.copyto(h, scale[r, None], where=violated)
+            else:
+                np.multiply(z, 2 * scale[r, None], out=h, where=violated)
+            h.reshape(-1)[np.arange(0, h.size, c) + y[r]] = -h.sum(axis=1)  # z = 0 there: h held 0
+        return {"input": out.reshape(shape)}
 
     return backward
 
