@@ -185,7 +185,7 @@ def reflow(prose: str) -> str:
 
 
 def _render_example(loss: Loss, stream) -> None:
-    from .cli import compute_params, parse_example
+    from .commands import compute_params, parse_example
     from .render import render
 
     result = compute_params(loss, parse_example(loss))
@@ -231,7 +231,7 @@ COMPLETION_FILES = {"bash": "losscalc.bash", "zsh": "_losscalc", "fish": "lossca
 
 def completion_files() -> dict[str, str]:
     """File name in completions/ -> the script the application generates."""
-    from .cli import completion_script
+    from .completion import completion_script
 
     return {name: completion_script(shell) + "\n" for shell, name in COMPLETION_FILES.items()}
 

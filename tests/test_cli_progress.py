@@ -1,4 +1,4 @@
-"""The progress bar (SPEC §9, cli.py `_Progress`): rich draws it on stderr when stderr is a
+"""The progress bar (SPEC §9, commands.py `_Progress`): rich draws it on stderr when stderr is a
 terminal and the run has many chunks (16 or more); never when stderr is not a terminal, not
 with --no-progress, and not for small work. Tested with a real pseudo-terminal: the CLI runs
 in a subprocess whose stderr is the pty's slave, stdout a pipe that holds the value alone."""

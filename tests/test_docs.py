@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from rich.cells import cell_len
 
 from losscalc import docs
-from losscalc.cli import cli, make_command
+from losscalc.cli import cli
+from losscalc.commands import make_command
 from losscalc.registry import losses
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from losscalc import compute
-from losscalc.cli import example_call
+from losscalc.commands import example_call
 from losscalc.registry import losses
 
 

@@ -56,9 +56,9 @@ def nan_slots(loss) -> list[tuple[str, str]]:
 
 
 def example_case(loss):
-    """The registry example (cli.example_call) as a differential Case: each tensor as loaded
+    """The registry example (commands.example_call) as a differential Case: each tensor as loaded
     (the example's own seed), whole-number indices as int64, the tensor options as arrays."""
-    from losscalc.cli import example_call
+    from losscalc.commands import example_call
     from tests.cases import Case
 
     words, settings = example_call(loss)

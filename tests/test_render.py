@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from losscalc.cli import compute_params, make_command
+from losscalc.commands import compute_params, make_command
 from losscalc.registry import find
 from losscalc.render import render
 

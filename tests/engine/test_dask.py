@@ -299,7 +299,7 @@ def test_local_cluster_without_a_scheduler(here):
 
 def test_every_loss_example_in_chunks(cluster, monkeypatch):
     """Every registered loss, its example cut into one-item chunks: the same value and elements."""
-    from losscalc.cli import compute_params, parse_example
+    from losscalc.commands import compute_params, parse_example
     from losscalc.registry import losses
 
     monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "1")

@@ -53,7 +53,7 @@ def test_golden_values_hold_for_any_chunk_size_and_thread_count(size, monkeypatc
 def test_every_layout_cuts_its_losses(monkeypatch):
     """Each loss's own example, stretched to many items, runs in several chunks (a loss whose
     layout never cuts would hold its whole input in memory)."""
-    from losscalc.cli import example_call
+    from losscalc.commands import example_call
     from losscalc.registry import losses
 
     monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "1")

@@ -54,7 +54,7 @@ def test_unreadable_file_is_a_user_error(tmp_path, monkeypatch):
 def test_read_only_memory_mapped_and_fortran_inputs(loss, tmp_path, monkeypatch):
     """Every loss's example with each tensor (options too) saved as .npy and memory-mapped
     read-only (as large files are), C and Fortran order: no kernel writes into its inputs."""
-    from losscalc.cli import parse_example
+    from losscalc.commands import parse_example
 
     monkeypatch.setattr("losscalc.readers.npy.MMAP_THRESHOLD", 0)
     entry = NAMES[loss]
