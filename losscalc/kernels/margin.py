@@ -3,13 +3,14 @@ hinge) or a set of labels (multi-label hinge and soft margin)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, one_of
 from .common import KernelOut, at_index, broadcast, check_class_indices, first_index, first_value, shape_str
 from .classification import CHUNK, CLASS_WEIGHT, class_weight
-from .numerics import log_sigmoid
 
 
 def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
@@ -247,14 +248,43 @@ def multilabel_soft_margin(input, target, *, weight=None):
         shapes = ", ".join(f"{k} {shape_str(v.shape)}" for k, v in arrays.items())
         warn(f"{shapes} are broadcast to {shape_str(x.shape)}, as PyTorch does silently; target should "
              "have the input's shape and --weight shape (C).")
-    one = x.dtype.type(1)
-    loss = -(t * log_sigmoid(x) + (one - t) * log_sigmoid(-x))
-    if w:
-        loss = loss * w[0]
     axis = input.ndim - 1
-    elements = loss.sum(axis=axis) / x.dtype.type(input.shape[-1])
-    return KernelOut(elements, {"Σ target": t.sum(axis=axis)},
-                     backward=_soft_margin_backward(x, t, w[0] if w else None, axis, input.shape[-1]))
+    w = w[0] if w else None
+    elements = np.empty(x.shape[:axis] + x.shape[axis + 1:], x.dtype)
+    if axis and x.shape[0]:  # by blocks of rows (axis 0), in buffers reused from block to block
+        rows = max(1, CHUNK // max(1, math.prod(x.shape[1:])))
+        buf = np.empty((3, min(rows, x.shape[0]), *x.shape[1:]), x.dtype)
+        for r0 in range(0, x.shape[0], rows):
+            r = slice(r0, min(r0 + rows, x.shape[0]))
+            _soft_margin_sum(x[r], t[r], None if w is None else w[r], axis, buf[:, : r.stop - r.start], elements[r])
+    else:
+        _soft_margin_sum(x, t, w, axis, np.empty((3, *x.shape), x.dtype), elements)
+    elements /= x.dtype.type(input.shape[-1])
+    return KernelOut(elements, {"Σ target": lambda: t.sum(axis=axis)},
+                     backward=_soft_margin_backward(x, t, w, axis, input.shape[-1]))
+
+
+def _soft_margin_sum(x, t, w, axis, buf, out):
+    """out = -Σ_axis w (t log σ(x) + (1 - t) log σ(-x)), with log σ(±x) as PyTorch's log_sigmoid
+    computes them: min(±x, 0) - log1p(exp(-|x|)), in the buffers `buf` (3 of x's shape)."""
+    soft, pos, neg = buf
+    np.abs(x, out=soft)
+    np.negative(soft, out=soft)
+    np.exp(soft, out=soft)
+    np.log1p(soft, out=soft)
+    np.minimum(x, 0, out=pos)
+    np.negative(x, out=neg)
+    np.minimum(neg, 0, out=neg)
+    pos -= soft  # log σ(x)
+    neg -= soft  # log σ(-x)
+    pos *= t
+    np.subtract(x.dtype.type(1), t, out=soft)
+    neg *= soft
+    pos += neg
+    if w is not None:
+        pos *= w
+    np.sum(pos, axis=axis, out=out)
+    np.negative(out, out=out)
 
 
 def _soft_margin_backward(x, t, weight, axis, c):
