@@ -1,10 +1,10 @@
-"""Write tests/snapshots/*.txt: the tables of tests/test_render.py at 60, 80 and 120
+"""Write tests/snapshots/*.txt: the tables of tests/render/test_table.py at 60, 80 and 120
 columns, as losscalc draws them now (run after a deliberate change of the layout, then read
 the diff). python -m tests.make_snapshots"""
 
 from pathlib import Path
 
-from tests.test_render import CASES, draw
+from tests.render.test_table import CASES, draw
 
 HERE = Path(__file__).parent / "snapshots"
 

@@ -225,6 +225,14 @@ def test_legacy_flags_only_where_the_torch_class_has_them():
     assert r.exit_code == 2 and "No such option" in r.stderr
 
 
+def test_warnings_go_to_stderr_and_stdout_stays_clean():
+    r = run("kl_div", "0.5,0.3,0.2", "0.9,0.05,0.05", "--format", "value")
+    assert r.exit_code == 0
+    assert "warning:" in r.stderr and "log-probabilities" in r.stderr and "batchmean" in r.stderr
+    y, x = np.array([0.9, 0.05, 0.05]), np.array([0.5, 0.3, 0.2])
+    assert float(r.stdout) == pytest.approx(np.mean(y * (np.log(y) - x)), rel=1e-12)  # -0.2898
+
+
 # ------------------------------------------- messages, closed pipes, a bug in a real process
 # (run_guarded: a CliRunner call that cannot hang, tests/helpers.py)
 

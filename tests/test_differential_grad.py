@@ -2,7 +2,7 @@
 
 The value's gradient (of the sum of the elements for reduction none) with respect to each
 floating-point positional tensor that PyTorch differentiates, in that tensor's own shape.
-Skipped without torch; the completeness test runs always.
+Skipped without torch; that every loss answers --grad is tests/test_invariants.py's.
 """
 
 import warnings
@@ -10,12 +10,11 @@ import warnings
 import numpy as np
 import pytest
 
-from losscalc.registry import losses
 from tests.cases import FAMILIES, family
 
 torch = pytest.importorskip("torch")
 
-from tests.cases import losscalc_result, torch_grads  # noqa: E402
+from tests.cases import torch_grads  # noqa: E402
 
 
 def _cases():

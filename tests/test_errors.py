@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from losscalc import compute
 from losscalc.cli import cli
+from losscalc.errors import LossError
 
 # log_probs for CTC: T=4 frames, N=1 sample, C=3 classes, uniform (log 1/3)
 LP = "zeros(4,1,3)-1.0986122886681098"
@@ -42,7 +44,8 @@ ROWS = [
     row("ctc-blank-beyond-classes", ["ctc", LP2, "1,2", "4", "2", "--blank", "3"], 2,
         "--blank", "3", "C=3"),
     # --- BCE input outside [0, 1] ------------------------------------------------------
-    row("bce-input-above-1", ["bce", "0.5,1.5", "1,0"], 2, "input", "1.5", "[1]", "[0, 1]"),
+    row("bce-input-above-1", ["bce", "0.5,1.5", "1,0"], 2, "input", "1.5", "[1]", "[0, 1]",
+        "bce_with_logits"),
     row("bce-input-negative", ["bce", "-0.1", "0"], 2, "input", "-0.1", "[0, 1]"),
     row("bce-target-outside", ["bce", "0.5", "1.5"], 2, "target", "1.5", "[0, 1]"),
     row("bce-input-nan", ["bce", "nan,0.5", "1,0"], 2, "input", "nan", "[0, 1]"),
@@ -92,6 +95,27 @@ ROWS = [
         "--weight (3,)", "(2,)"),
     row("multilabel-soft-weight", ["multilabel_soft_margin", "--weight", "1,2", "[[1,2,3]]",
                                    "[[0,1,0]]"], 2, "--weight (2,)", "(1, 3)"),
+    # --- shapes, weights and legacy flags of the regression, binary and divergence losses ---
+    row("smooth-l1-shapes", ["smooth_l1", "1,2,3", "1,2"], 2, "input (3,)", "target (2,)", "broadcast"),
+    row("huber-weight-shape", ["huber", "--weight", "1,2,3", "1,2", "1,3"], 2,
+        "--weight (3,)", "input (2,)"),
+    row("poisson-shapes", ["poisson_nll", "1,2,3", "1,2"], 2, "input (3,)", "target (2,)"),
+    row("gaussian-var-shape", ["gaussian_nll", "1,2;3,4", "1,2;3,4", "1,1,1"], 2,
+        "var (3,)", "input (2, 2)"),
+    row("gaussian-var-1x1", ["gaussian_nll", "1,2;3,4", "1,2;3,4", "[[1]]"], 2, "var (1, 1)"),
+    row("bce-weight-2d", ["bce", "--weight", "1,2;3,4", "0.2,0.5", "1,0"], 2, "--weight (2, 2)"),
+    row("bce-logits-shapes", ["bce_with_logits", "0.2,0.5", "[1]"], 2, "target (1,)", "input (2,)"),
+    row("bce-logits-pos-weight", ["bce_with_logits", "--pos-weight", "1,2,3", "0.2,0.5", "1,0"], 2,
+        "--pos-weight (3,)"),
+    row("bce-logits-weight", ["bce_with_logits", "--weight", "1,2,3", "0.2,0.5", "1,0"], 2,
+        "--weight (3,)"),
+    row("soft-margin-shapes", ["soft_margin", "0.2,0.5", "1;-1"], 2,
+        "target (2, 1)", "input's shape (2,)"),
+    row("kl-div-shapes", ["kl_div", "-1,-2", "0.5,0.2,0.3"], 2, "input (2,)", "target (3,)"),
+    # GaussianNLLLoss and HuberLoss came after the legacy flags: they have none
+    row("no-legacy-flags-gaussian-nll", ["gaussian_nll", "--size-average", "1", "1", "1"], 2,
+        "No such option", "--size-average"),
+    row("no-legacy-flags-huber", ["huber", "--no-reduce", "1", "1"], 2, "No such option", "--no-reduce"),
     # --- unknown loss, bad reduction, bad dtype, bad option values -----------------------
     row("unknown-loss", ["msee", "1", "2"], 2, "unknown loss 'msee'", "Did you mean mse"),
     row("unknown-loss-close", ["crossentropy", "1", "2"], 2, "unknown loss", "cross_entropy"),
@@ -107,12 +131,13 @@ ROWS = [
     row("option-not-whole", ["cross_entropy", "[[1,2,3]]", "0", "--ignore-index", "1.5"], 2,
         "--ignore-index", "'1.5'", "integer"),
     row("unknown-option", ["mse", "1", "2", "--margin", "1"], 2, "No such option", "--margin"),
-    row("huber-delta", ["huber", "1", "1", "--delta", "0"], 2, "--delta", "0"),
+    row("huber-delta", ["huber", "1", "1", "--delta", "0"], 2, "--delta", "greater than 0"),
     row("smooth-l1-beta", ["smooth_l1", "1", "1", "--beta", "-1"], 2, "--beta", "-1"),
     row("label-smoothing", ["cross_entropy", "[[1,2,3]]", "0", "--label-smoothing", "1.5"], 2,
         "--label-smoothing", "1.5"),
     row("multi-margin-p", ["multi_margin", "[[1,2,3]]", "0", "--p", "3"], 2, "--p", "3"),
-    row("gaussian-negative-var", ["gaussian_nll", "1", "1", "-1"], 2, "var", "-1.0", "negative"),
+    row("gaussian-negative-var", ["gaussian_nll", "1,2", "1,2", "1,-0.5"], 2,
+        "var", "negative", "-0.5", "[1]"),
     # --- non-whole class indices ---------------------------------------------------------
     row("ce-index-2.5", ["cross_entropy", "[[1,2,3]]", "2.5"], 2,
         "target", "whole numbers", "2.5"),
@@ -187,5 +212,12 @@ def test_error(files, args, code, words, stdin):
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
     if code == 2:
+        assert r.stdout == "", r.stdout  # nothing but the error
         errors = [line for line in message.splitlines() if line.startswith("Error: ")]
         assert len(errors) == 1, message  # one error, said once
+
+
+def test_library_errors_are_loss_errors():
+    """compute() raises the one error type, LossError, with the message the CLI shows."""
+    with pytest.raises(LossError, match="bce_with_logits"):
+        compute("bce", np.array([2.0]), np.array([1.0]))

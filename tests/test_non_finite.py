@@ -4,8 +4,6 @@ that refuses them says why."""
 from __future__ import annotations
 
 import json
-import re
-import shlex
 
 import numpy as np
 import pytest

@@ -2,7 +2,6 @@
 once, options applied to the losses that have them."""
 
 import json
-import os
 
 import numpy as np
 from click.testing import CliRunner

@@ -1,15 +1,16 @@
 """Tables at 60, 80 and 120 columns (issue 11): no line wider than the terminal, no number cut
 or folded across lines (shortened to fewer digits instead), text such as a CTC path cut with
 an ellipsis; each table against its exact text (tests/snapshots, from tests/make_snapshots.py,
-checked by eye when written)."""
+checked by eye when written); the breakdown's columns name each loss's terms."""
 
 import io
-import re
+import shlex
 from pathlib import Path
 
-import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from losscalc.cli import cli
 from losscalc.commands import compute_params, make_command
 from losscalc.registry import find
 from losscalc.render import render
@@ -19,7 +20,7 @@ CASES = {
     "cross_entropy": ["cross_entropy", "randn(300,5)", "randint(0,5,(300,))", "--seed", "1", "--weight",
                       "1,2,3,4,5", "--label-smoothing", "0.1", "--max-rows", "4"],
 }
-SNAPSHOTS = Path(__file__).parent / "snapshots"
+SNAPSHOTS = Path(__file__).parent.parent / "snapshots"
 
 
 def draw(args, width):
@@ -48,3 +49,17 @@ def test_tables_fit_and_keep_numbers_whole(name, width):
         loss = line.strip("│").split("│")[-1].strip()  # the loss column: a number, whole
         assert loss == "…" or float(loss) == float(loss), loss
     assert text == (SNAPSHOTS / f"{name}-{width}.txt").read_text()
+
+
+@pytest.mark.parametrize("loss,columns", [
+    ("bce", ["log(x) clamped", "log(1-x) clamped"]),
+    ("kl_div", ["y·log y", "y·x"]),
+    ("gaussian_nll", ["var clamped", "(x-y)²/var"]),
+    ("smooth_l1", ["|x - y|", "branch"]),
+])
+def test_table_names_the_terms(loss, columns):
+    r = CliRunner().invoke(cli, [loss, *shlex.split(find(loss).example)], catch_exceptions=False,
+                           terminal_width=200, env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    for column in columns:
+        assert column in r.stdout, (column, r.stdout)
