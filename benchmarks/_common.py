@@ -27,14 +27,15 @@ def uptime() -> str:
 
 # --- timing ---------------------------------------------------------------------------------
 
-def timed(fns: dict, repeats: int, pause: float = 0.0) -> dict:
+def timed(fns: dict, repeats: int, pause: float = 0.0, warmup: bool = True) -> dict:
     """{name: (cold: the first call, warm: the median of the others)} in seconds, the functions
     called in interleaved rounds (a drift in the machine's load hits them alike): `repeats`
     rounds, or as many as fill 0.2 s for the fastest, up to 500. `pause`: seconds slept before
     each call (after a parallel region torch's worker threads spin for a while, and on a
-    2-core machine that slows whatever runs next; see bench_ctc.py)."""
-    cold, times = {}, {name: [] for name in fns}
-    for name, fn in fns.items():
+    2-core machine that slows whatever runs next; see bench_ctc.py). warmup=False: no warm-up
+    call (cold is then None), for calls so slow that the caller has timed a first one already."""
+    cold, times = {name: None for name in fns}, {name: [] for name in fns}
+    for name, fn in (fns.items() if warmup else ()):
         if pause:
             time.sleep(pause)
         start = time.perf_counter()

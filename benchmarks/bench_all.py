@@ -17,9 +17,11 @@ torch.sort, torchvision.ops.sigmoid_focal_loss line by line, Keras's LogCosh as
 
 Inputs (--quick: 10x fewer rows or elements):
   elementwise losses             1e7 elements (gaussian_nll: var of the input's shape)
-  cross_entropy, nll, multi_margin, multilabel_margin, multilabel_soft_margin
-                                 (1e5, 1000) logits (nll: log-probabilities); multilabel_margin
-                                 two labels per row then -1
+  cross_entropy, nll, multi_margin, multilabel_soft_margin
+                                 (1e5, 1000) logits (nll: log-probabilities)
+  multilabel_margin              (1e5, 100), two labels per row then -1 (as bench_engine.py):
+                                 at C = 1000 losscalc takes ~10 s per 1000 rows (torch 0.04 s),
+                                 hours for (1e5, 1000)
   cross_entropy (segmentation), dice
                                  (16, 21, 128, 128) (--quick: N = 2)
   kl_div, js_div, entropy        (1e4, 1000) probability rows (kl_div's input their log)
@@ -39,7 +41,9 @@ parallel region, which on a 2-core machine slows whatever runs next):
   default threads: losscalc.compute (its default: the machine's cores) and torch at
                    torch.set_num_threads(its default, read at start-up)
   1 thread:        compute(..., threads=1) and torch at torch.set_num_threads(1)
-"cold" is the warm-up: the first call of the case in the process. "extra" is losscalc's peak
+"cold" is the value check's call: the first of the case in the process (torch's, then
+losscalc's, at the default threads). A case whose first call took over --slow seconds (2)
+is timed in one round with no warm-up, marked "(1 round)". "extra" is losscalc's peak
 of newly allocated memory during one compute call at its default threads (tracemalloc, which
 NumPy reports its buffers to), as a multiple of the inputs' bytes and in chunks: one chunk is
 LOSSCALC_CHUNK_ELEMENTS (default 2**20) elements of the computation's dtype (8 MiB float64,
@@ -129,10 +133,10 @@ def builders(quick: bool) -> dict:
         return fl(_log_softmax_rows(rng.standard_normal(logits))), rng.integers(0, logits[1], logits[0])
 
     def multilabel(rng, fl):
-        x = rng.standard_normal(logits)
-        y = np.full(logits, -1, np.int64)
-        y[:, 0] = rng.integers(0, logits[1], logits[0])
-        y[:, 1] = (y[:, 0] + rng.integers(1, logits[1], logits[0])) % logits[1]  # two distinct labels
+        x = rng.standard_normal(emb)
+        y = np.full(emb, -1, np.int64)
+        y[:, 0] = rng.integers(0, emb[1], emb[0])
+        y[:, 1] = (y[:, 0] + rng.integers(1, emb[1], emb[0])) % emb[1]  # two distinct labels
         return fl(x), y
 
     def multilabel_soft(rng, fl):
@@ -183,7 +187,7 @@ def builders(quick: bool) -> dict:
         "cross_entropy": [("cross_entropy", sh(logits), ce), ("cross_entropy (seg)", sh(seg), ce_seg)],
         "nll": [("nll", sh(logits), nll)],
         "multi_margin": [("multi_margin", sh(logits), ce)],
-        "multilabel_margin": [("multilabel_margin", sh(logits), multilabel)],
+        "multilabel_margin": [("multilabel_margin", sh(emb), multilabel)],
         "multilabel_soft_margin": [("multilabel_soft_margin", sh(logits), multilabel_soft)],
         "margin_ranking": [("margin_ranking", el, ranking)],
         "hinge_embedding": [("hinge_embedding", el, pm1)],
@@ -245,6 +249,8 @@ def main():
     parser.add_argument("--dtype", choices=("float64", "float32", "both"), default="both")
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds after the warm-up (default 3; --quick 2)")
     parser.add_argument("--pause", type=float, default=0.05, help="seconds slept before each timed call")
+    parser.add_argument("--slow", type=float, default=2.0,
+                        help="a case whose first call takes longer (s) is timed in one round, without a warm-up")
     args = parser.parse_args()
     repeats = args.repeats or (2 if args.quick else 3)
 
@@ -268,7 +274,7 @@ def main():
     print(f"load: `{uptime()}`  \nlosscalc from {os.path.dirname(losscalc.__file__)}; torch {torch.__version__}; "
           f"numpy {np.__version__}; python {sys.version.split()[0]}; cores {cores}; "
           f"torch default threads {torch_default}; chunk {CHUNK} elements  \n"
-          f"times in ms, median of {repeats} interleaved rounds (more to fill 0.2 s) after a warm-up (= cold), "
+          f"times in ms, median of {repeats} interleaved rounds (more to fill 0.2 s) after a warm-up; cold = the first call; "
           f"{args.pause} s pause before each call; lc = losscalc.compute, T = threads; "
           f"ratio = lc / torch; extra = lc's peak new memory (tracemalloc) / inputs' bytes, and in chunks "
           f"({CHUNK} elements of the dtype)\n")
@@ -287,8 +293,11 @@ def main():
                 tensors = [torch.from_numpy(a) for a in arrays]
                 rtol = 1e-10 if dtype == "float64" else 1e-5
                 torch.set_num_threads(torch_default)
+                t0 = time.perf_counter()
                 want = float(ref(*tensors))
+                t1 = time.perf_counter()
                 got = float(compute(loss.name, *arrays, dtype=dtype).value)
+                cold = {"lc": time.perf_counter() - t1, "torch": t1 - t0}
                 if not (np.isclose(got, want, rtol=rtol, atol=0) or (np.isnan(got) and np.isnan(want))):
                     also = ""
                     if dtype != "float64":
@@ -300,20 +309,24 @@ def main():
                     failures.append(f"{label} {dtype}: {msg}")
                     del arrays, tensors
                     continue
+                slow = max(cold.values()) > args.slow  # one round, no warm-up (the value check was one)
+                reps = 1 if slow else repeats
                 torch.set_num_threads(torch_default)
                 row = timed({"lc": lambda: compute(loss.name, *arrays, dtype=dtype),
-                             "torch": lambda: ref(*tensors)}, repeats, args.pause)
+                             "torch": lambda: ref(*tensors)}, reps, args.pause, warmup=not slow)
                 torch.set_num_threads(1)
                 row.update({k + "1": v for k, v in timed({"lc": lambda: compute(loss.name, *arrays, dtype=dtype, threads=1),
-                                                          "torch": lambda: ref(*tensors)}, repeats, args.pause).items()})
+                                                          "torch": lambda: ref(*tensors)}, reps, args.pause,
+                                                         warmup=not slow).items()})
                 torch.set_num_threads(torch_default)
                 nbytes = sum(a.nbytes for a in arrays)
                 extra = peak_extra(lambda: compute(loss.name, *arrays, dtype=dtype))
                 chunks = extra / (CHUNK * np_dtype.itemsize)
                 r, r1 = row["lc"][1] / row["torch"][1], row["lc1"][1] / row["torch1"][1]
-                print(f"| {label} | {dtype} | {shape} | {ms(row['lc'][1])} | {ms(row['torch'][1])} | **{r:.2f}x** | "
-                      f"{ms(row['lc1'][1])} | {ms(row['torch1'][1])} | **{r1:.2f}x** | {ms(row['lc'][0])} | "
-                      f"{ms(row['torch'][0])} | {extra / nbytes:.3f} | {chunks:.2f} |", flush=True)
+                mark = " (1 round)" if slow else ""
+                print(f"| {label}{mark} | {dtype} | {shape} | {ms(row['lc'][1])} | {ms(row['torch'][1])} | **{r:.2f}x** | "
+                      f"{ms(row['lc1'][1])} | {ms(row['torch1'][1])} | **{r1:.2f}x** | {ms(cold['lc'])} | "
+                      f"{ms(cold['torch'])} | {extra / nbytes:.3f} | {chunks:.2f} |", flush=True)
                 rows.append((loss, label, dtype, r, r1, chunks))
                 del arrays, tensors
     torch.set_num_threads(torch_default)
