@@ -18,10 +18,17 @@ _WEIGHT = Option("weight", "tensor", None, "per-element weights of the input's s
 
 
 def _difference(input: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """x - y, broadcast (with a warning when the shapes differ, as PyTorch warns)."""
+    """x - y, broadcast (with a warning when the shapes differ, as PyTorch warns): a new array,
+    which the kernels below turn into their elements in place."""
     warn_if_broadcast(input, target)
     x, y = broadcast({"input": input, "target": target})
-    return x - y
+    return np.asarray(np.subtract(x, y))  # (a 0-d difference is a NumPy scalar: made an array)
+
+
+def _recomputed(input: np.ndarray, target: np.ndarray) -> Callable[[], np.ndarray]:
+    """x - y made again when a term or the backward asks (the kernel's own copy became its
+    elements): one subtraction, which costs less than keeping a chunk-sized array."""
+    return lambda: np.subtract(*np.broadcast_arrays(input, target))
 
 
 def _of_difference(ddiff: Callable[[], np.ndarray], weight=None):
@@ -42,7 +49,7 @@ def _weighted(err: np.ndarray, ddiff: Callable[[], np.ndarray], input: np.ndarra
         return KernelOut(err, terms, backward=_of_difference(ddiff))
     check_same_shape(input, weight, "input", "--weight")
     return KernelOut(
-        err * weight,
+        np.multiply(err, weight, out=err),
         {**terms, "weight": weight},
         denominator=weight.sum(dtype=err.dtype),
         numerator_label="Σ w·l",
@@ -66,9 +73,11 @@ def l1(input, target, *, weight=None):
     References:
         torch.nn.L1Loss, torch.nn.functional.l1_loss
     """
-    diff = _difference(input, target)
+    diff = _recomputed(input, target)
     # ∂|d|/∂d = sgn(d): 0 at d = 0 and at NaN (PyTorch's abs backward)
-    return _weighted(np.abs(diff), lambda: torch_sgn(diff), input, weight, {"x - y": diff})
+    err = _difference(input, target)
+    np.abs(err, out=err)
+    return _weighted(err, lambda: torch_sgn(diff()), input, weight, {"x - y": diff})
 
 
 def mse(input, target, *, weight=None):
@@ -85,8 +94,9 @@ def mse(input, target, *, weight=None):
     References:
         torch.nn.MSELoss, torch.nn.functional.mse_loss
     """
-    diff = _difference(input, target)
-    return _weighted(diff * diff, lambda: 2 * diff, input, weight, {"x - y": diff})
+    diff = _recomputed(input, target)
+    err = _difference(input, target)
+    return _weighted(np.multiply(err, err, out=err), lambda: 2 * diff(), input, weight, {"x - y": diff})
 
 
 _BETA = Option("beta", float, 1.0, "where the squared part turns linear; 0 gives the L1 loss",
@@ -110,23 +120,33 @@ def smooth_l1(input, target, *, beta=1.0):
         Girshick, "Fast R-CNN", ICCV 2015
     """
     _BETA.check(beta)
-    diff = _difference(input, target)
-    z = np.abs(diff)
+    diff = _recomputed(input, target)
+    z = _difference(input, target)
+    np.abs(z, out=z)
     if beta == 0:  # PyTorch computes the L1 loss here, and its gradient: sgn(x - y)
-        return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: torch_sgn(diff)))
+        return KernelOut(z, {"|x - y|": z}, backward=_of_difference(lambda: torch_sgn(diff())))
     elements = _squared_then_linear(z, beta)
-    elements /= beta
+    if beta != 1:  # (x / 1 is x)
+        elements /= beta
     # ∂l/∂d = d / beta inside, sign(d) from |d| = beta on (PyTorch's smooth_l1_loss_backward;
     # NaN stays NaN here, unlike the L1 loss's sgn)
     return KernelOut(elements, {"|x - y|": z, "branch": lambda: np.where(z < beta, "squared", "linear")},
-                     backward=_of_difference(lambda: np.where(z < beta, diff / beta, np.sign(diff))))
+                     backward=_of_difference(lambda: _branches(z < beta, diff(), beta, 1)))
 
 
 def _squared_then_linear(z: np.ndarray, k: float) -> np.ndarray:
     """m (z - m/2) with m = min(z, k): z²/2 below k, k (z - k/2) from k on (NaN stays NaN), without
     computing both branches."""
-    m = np.minimum(z, z.dtype.type(k))
-    return np.asarray(m * (z - m * z.dtype.type(0.5)))
+    m = np.minimum(z, z.dtype.type(k), out=np.empty_like(z))
+    half = np.multiply(m, z.dtype.type(0.5), out=np.empty_like(z))
+    np.subtract(z, half, out=half)
+    return np.multiply(m, half, out=m)
+
+
+def _branches(inside: np.ndarray, d: np.ndarray, divisor: float, outside: float) -> np.ndarray:
+    """∂l/∂d of a squared-then-linear loss: d / divisor inside, outside·sign(d) beyond (NaN stays
+    NaN), as PyTorch's smooth_l1 and huber backwards write them."""
+    return np.where(inside, d / divisor, outside * np.sign(d))
 
 
 _DELTA = Option("delta", float, 1.0, "where the squared part turns linear",
@@ -153,15 +173,16 @@ def huber(input, target, *, delta=1.0, weight=None):
     _DELTA.check(delta)
     if weight is not None:
         check_same_shape(input, weight, "input", "--weight", " (F.huber_loss requires exactly the input's shape)")
-    diff = _difference(input, target)
-    z = np.abs(diff)
+    diff = _recomputed(input, target)
+    z = _difference(input, target)
+    np.abs(z, out=z)
     elements = _squared_then_linear(z, delta)
     terms = {"|x - y|": z, "branch": lambda: np.where(z < delta, "squared", "linear")}
     # ∂l/∂d = d inside, delta·sign(d) from |d| = delta on (PyTorch's huber_loss_backward), times w
-    backward = _of_difference(lambda: np.where(z < delta, diff, delta * np.sign(diff)), weight)
+    backward = _of_difference(lambda: _branches(z < delta, diff(), 1, delta), weight)
     if weight is None:
         return KernelOut(elements, terms, backward=backward)
-    return KernelOut(elements * weight, {**terms, "weight": weight}, backward=backward)
+    return KernelOut(np.multiply(elements, weight, out=elements), {**terms, "weight": weight}, backward=backward)
 
 
 def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
