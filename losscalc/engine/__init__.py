@@ -212,7 +212,7 @@ class _Warnings:
 
     def add_messages(self, messages) -> None:
         for message in messages:
-            key = re.sub(r"\d+", "#", message)
+            key = re.sub(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", "#", message)  # the same words, other numbers
             entry = self.seen.setdefault(key, [message, 0, False])
             entry[1] += 1
             entry[2] |= message != entry[0]
