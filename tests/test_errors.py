@@ -131,6 +131,8 @@ ROWS = [
     row("option-not-whole", ["cross_entropy", "[[1,2,3]]", "0", "--ignore-index", "1.5"], 2,
         "--ignore-index", "'1.5'", "integer"),
     row("unknown-option", ["mse", "1", "2", "--margin", "1"], 2, "No such option", "--margin"),
+    row("misspelt-option", ["mse", "--wieght", "1", "1", "2"], 2, "No such option '--wieght'",
+        "--weight"),
     row("huber-delta", ["huber", "1", "1", "--delta", "0"], 2, "--delta", "greater than 0"),
     row("smooth-l1-beta", ["smooth_l1", "1", "1", "--beta", "-1"], 2, "--beta", "-1"),
     row("label-smoothing", ["cross_entropy", "[[1,2,3]]", "0", "--label-smoothing", "1.5"], 2,
