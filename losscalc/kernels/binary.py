@@ -14,7 +14,10 @@ _SAME = " (PyTorch refuses to broadcast them for this loss)"
 
 
 def _check_unit_interval(t: np.ndarray, name: str, hint: str) -> None:
-    """Every value in [0, 1] (NaN is outside too, as PyTorch's check has it)."""
+    """Every value in [0, 1] (NaN is outside too, as PyTorch's check has it): two passes, min and
+    max (NaN makes both NaN), and the values are looked at one by one only when one is outside."""
+    if t.size and t.min() >= 0 and t.max() <= 1:
+        return
     bad = ~((t >= 0) & (t <= 1))
     if bad.any():
         raise LossError(
@@ -71,9 +74,13 @@ def bce(input, target, *, weight=None):
     _check_unit_interval(input, "input", "bce takes probabilities: apply a sigmoid first, or use "
                                          "bce_with_logits, which takes logits.")
     _check_unit_interval(target, "target", "bce takes target probabilities, usually 0 or 1.")
-    log_x = np.maximum(np.log(input), -100)
-    log_1mx = np.maximum(np.log1p(-input), -100)
-    elements = (target - 1) * log_1mx - target * log_x
+    low = input.dtype.type(-100)
+    log_x = np.maximum(np.log(input), low, out=np.empty_like(input))
+    log_1mx = np.negative(input, out=np.empty_like(input))
+    np.maximum(np.log1p(log_1mx, out=log_1mx), low, out=log_1mx)
+    elements = np.subtract(target, 1, out=np.empty_like(input))  # (y - 1) log(1 - x) - y log(x)
+    np.multiply(elements, log_1mx, out=elements)
+    np.subtract(elements, np.multiply(target, log_x), out=elements)
     terms = {"log(x) clamped": log_x, "log(1-x) clamped": log_1mx}
 
     def backward(g):
@@ -158,16 +165,20 @@ def soft_margin(input, target):
     y = _expand(target, input.shape, "target")
     warn_if_broadcast(input, target, torch_warns=False)
     warn_unless_pm1(target, "target", "soft_margin", batch_axis_of(target, input))
-    margin = -input * y
+    def margin():
+        return np.negative(input) * y
 
     def backward(g):
         """PyTorch's soft_margin_loss_backward: ∂l/∂x = -y z / (1 + z), z = exp(-y x), as written,
         so z = inf (-y x above ~709) gives inf/inf = NaN there, as in PyTorch. PyTorch has no
         derivative for the target."""
-        z = np.exp(margin)
+        z = np.exp(margin())
         return {"input": -(y * z) / (z + 1) * g}
 
-    return KernelOut(np.log1p(np.exp(margin)), {"-y·x": margin}, backward=backward)
+    elements = np.multiply(input, y, out=np.empty(np.broadcast_shapes(input.shape, y.shape), input.dtype))
+    np.negative(elements, out=elements)  # -(x·y) is (-x)·y exactly
+    np.log1p(np.exp(elements, out=elements), out=elements)
+    return KernelOut(elements, {"-y·x": margin}, backward=backward)
 
 
 _XY = (Tensor("input", help="probabilities in [0, 1]"), Tensor("target", help="target probabilities, usually 0 or 1"))
