@@ -1,4 +1,4 @@
-"""Resource guards (issue 6): absurd sizes are refused before anything is allocated, deep
+"""Resource guards (issue 6, losscalc/limits.py): absurd sizes are refused before anything is allocated, deep
 nesting never reaches Python's recursion limit, endless standard input is not read to the end,
 and running out of memory is a user error."""
 
