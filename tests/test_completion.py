@@ -1,4 +1,5 @@
-"""losscalc/completion.py: completion after `FILE:` offers the names inside the file, read from its header (issue 13)."""
+"""losscalc/completion.py: completion after `FILE:` offers the names inside the file, read from
+its header (issue 13)."""
 
 import numpy as np
 import pytest

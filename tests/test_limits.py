@@ -1,6 +1,6 @@
-"""Resource guards (issue 6, losscalc/limits.py): absurd sizes are refused before anything is allocated, deep
-nesting never reaches Python's recursion limit, endless standard input is not read to the end,
-and running out of memory is a user error."""
+"""Resource guards (issue 6, losscalc/limits.py): absurd sizes are refused before anything is
+allocated, deep nesting never reaches Python's recursion limit, endless standard input is not
+read to the end, and running out of memory is a user error."""
 
 from __future__ import annotations
 
