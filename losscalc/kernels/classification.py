@@ -10,7 +10,18 @@ from ..registry import Loss, Option, Tensor, at_most
 from .common import CHUNK_START, KernelOut, check_class_indices, check_probabilities, check_size, shape_str, sums_to_1
 
 CHUNK = 1 << 18  # elements per block of the log-sum-exp: 1-2 MiB, the L2 cache of one core (1 << 20 is ~10% slower)
+LOG_CHECK = 1 << 14  # nll: exp(input) is checked to sum to 1 over the items of this many elements
 SMALL_C = 32  # up to this many classes the row max runs class by class (faster in NumPy)
+
+
+def lazy(make):
+    """A term made on demand (`KernelOut.terms`), with NumPy's floating-point warnings off, as
+    the engine has them while a kernel runs (a term may be made after the kernel returned)."""
+    def term():
+        with np.errstate(all="ignore"):
+            return make()
+
+    return term
 
 
 def _as_ncd(input: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -120,6 +131,10 @@ def _smoothed(p: np.ndarray, smoothing: float, vec, out: np.ndarray) -> np.ndarr
 
 def _target_index(y: np.ndarray, n: int, c: int, d: int) -> np.ndarray:
     """Flat indices of x[i, y[i, j], j] in a C-contiguous (N, C, D) array, for y (N, D)."""
+    if d == 1:
+        idx = np.arange(0, n * c, c)
+        idx += y[:, 0]
+        return idx.reshape(n, 1)
     idx = y * d
     idx += (np.arange(n) * (c * d))[:, None]
     idx += np.arange(d)
@@ -130,7 +145,7 @@ def _pick(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """x[i, y[i, j], j] for x (N, C, D) and y (N, D): flat indices, twice as fast as take_along_axis."""
     if not x.flags.c_contiguous:
         return np.take_along_axis(x, y[:, None, :], axis=1)[:, 0, :]
-    return x.reshape(-1)[_target_index(y, *x.shape)]
+    return np.take(x.reshape(-1), _target_index(y, *x.shape))  # np.take: faster than indexing
 
 
 # Gradients. PyTorch builds cross_entropy from log_softmax and nll_loss (aten LossNLL.cpp), so
@@ -147,7 +162,7 @@ def _index_backward(x, m, logs, y, ignored, wy, weight, eps, shape):
     dt = x.dtype
 
     def backward(g):
-        g = np.where(ignored, dt.type(0), np.reshape(g, (n, d)).astype(dt, copy=False))
+        g = _unless_ignored(ignored, np.reshape(g, (n, d)).astype(dt, copy=False))
         a = g * dt.type(1 - eps) if wy is None else g * dt.type(1 - eps) * wy
         s, b = a, None
         if eps:
@@ -231,7 +246,7 @@ def _nll_backward(x, y, ignored, wy, shape):
     dt = x.dtype
 
     def backward(g):
-        g = np.where(ignored, dt.type(0), np.reshape(g, (n, d)).astype(dt, copy=False))
+        g = _unless_ignored(ignored, np.reshape(g, (n, d)).astype(dt, copy=False))
         out = np.zeros(x.shape, dt)
         out.reshape(-1)[_target_index(y, n, c, d)] = -g if wy is None else -(wy * g)
         return {"input": out.reshape(shape)}
@@ -256,26 +271,43 @@ def class_weight(weight, c: int):
     return weight if weight is None else check_size(weight, c, "--weight", "one weight per class") or weight
 
 
-def _ignored(y: np.ndarray, ignore_index: int) -> tuple[np.ndarray, np.ndarray]:
-    """The mask of ignored items and the targets with those set to class 0. How many were
-    ignored is the reducer's to say (over the whole input, not one chunk): `KernelOut.ignored`."""
-    ignored = y == ignore_index
-    return ignored, np.where(ignored, 0, y)
+def _ignored(y: np.ndarray, c: int, target: np.ndarray, ignore_index: int) -> tuple[np.ndarray | None, np.ndarray]:
+    """Check the class indices y (target's, as (N, D)) against C, and return the mask of ignored
+    items (None when none is) and the targets with those set to class 0. The range is read from
+    the minimum and maximum (each index is only looked at again when one is out of range, to say
+    which). How many were ignored is the reducer's to say (over the whole input, not one chunk):
+    `KernelOut.ignored`."""
+    lo, hi = (int(y.min()), int(y.max())) if y.size else (0, -1)
+    if not (lo >= 0 and hi < c):
+        check_class_indices(target, c, "target", ignore_index)
+    if lo <= ignore_index <= hi:
+        ignored = y == ignore_index
+        if ignored.any():
+            return ignored, np.where(ignored, 0, y)
+    return None, y
+
+
+def _unless_ignored(ignored, a: np.ndarray, fill=0) -> np.ndarray:
+    """a, with `fill` where the item is ignored."""
+    return a if ignored is None else np.where(ignored, a.dtype.type(fill), a)
 
 
 def _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape, backward) -> KernelOut:
     """The weighted mean PyTorch's nll_loss takes: Σ w_y l / Σ w_y over the items not ignored."""
+    k = 0 if ignored is None else int(ignored.sum())
     if weight is None:
-        den, num_label, den_label = int(ignored.size - ignored.sum()), "Σ l", "N (items not ignored)"
+        den, num_label, den_label = int(elements.size - k), "Σ l", "N (items not ignored)"
     else:
         den, num_label, den_label = wy.sum(dtype=elements.dtype), "Σ w·l", "Σ w (items not ignored)"
-    k = int(ignored.sum())
+    weights = None
     if k:
         terms["ignored"] = lambda: np.where(ignored, "ignored", "").reshape(out_shape)
-    weights = (~ignored).astype(elements.dtype) if weight is None else wy
+        weights = (~ignored).astype(elements.dtype) if weight is None else wy
+    elif weight is not None:
+        weights = wy
     return KernelOut(elements.reshape(out_shape), terms, denominator=den, numerator_label=num_label,
-                     denominator_label=den_label, weights=weights.reshape(out_shape) if k or weight is not None
-                     else None, ignored=(k, ignore_index), backward=backward)
+                     denominator_label=den_label, weights=None if weights is None else weights.reshape(out_shape),
+                     ignored=(k, ignore_index), backward=backward)
 
 
 def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smoothing=0.0):
@@ -313,23 +345,22 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
     if eps and input.ndim == 1 and target.ndim == 1:
         raise LossError("target (1,): PyTorch cannot use label smoothing with a (1,)-shaped target for a "
                         "1-D input; give the target as a scalar.")
-    check_class_indices(target, c, "target", ignore_index)
-    ignored, ysafe = _ignored(y, ignore_index)
+    ignored, ysafe = _ignored(y, c, target, ignore_index)
     m, logs, dot, _ = _lse_blocks(x, vec=(weight if weight is not None else np.ones(c, x.dtype)) if eps else None)
     x_y = _pick(x, ysafe)
     nll_y = logs - (x_y - m)
-    zero = np.zeros((), x.dtype)
-    wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
+    wy = None if weight is None else _unless_ignored(ignored, weight[ysafe])
     elements = nll_y if weight is None else wy * nll_y
-    terms = {"logit[y]": np.where(ignored, np.nan, x_y).reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
+    terms = {"logit[y]": lazy(lambda: _unless_ignored(ignored, x_y, np.nan).reshape(out_shape)),
+             "logsumexp": lazy(lambda: (m + logs).reshape(out_shape))}
     if weight is not None:
         terms["weight"] = wy.reshape(out_shape)
     if eps:
         total_w = weight.sum(dtype=x.dtype) if weight is not None else x.dtype.type(c)
         smooth = (total_w * logs - dot) * x.dtype.type(eps / c)
         elements = x.dtype.type(1 - eps) * elements + smooth
-        terms["smoothing"] = np.where(ignored, zero, smooth).reshape(out_shape)
-    elements = np.where(ignored, zero, elements)
+        terms["smoothing"] = lazy(lambda: _unless_ignored(ignored, smooth).reshape(out_shape))
+    elements = _unless_ignored(ignored, elements)
     backward = _unless_1d_with_1_target(input, target, _index_backward(x, m, logs, ysafe, ignored, wy, weight, eps,
                                                                        input.shape))
     return _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape, backward)
@@ -347,14 +378,14 @@ def _cross_entropy_probs(x, target, weight, ignore_index, eps, out_shape) -> Ker
         warn(f"--ignore-index {ignore_index} has no effect with class-probability targets (PyTorch ignores it).")
     n, c, d = x.shape
     p = target.reshape(x.shape)
-    psum = p.sum(axis=1)
     if c:
         check_probabilities(target, "target", "A target of the input's shape is read as class probabilities; PyTorch "
                                               "computes anyway. Did you mean a softmax of the target, or class indices?",
                             axis=1 if target.ndim > 1 else 0, rows="item(s)")
     m, logs, dot, qsum = _lse_blocks(x, vec=weight, probs=p, smoothing=eps)
     elements = qsum * logs - dot
-    terms = {"Σ target": psum.reshape(out_shape), "logsumexp": (m + logs).reshape(out_shape)}
+    terms = {"Σ target": lazy(lambda: p.sum(axis=1).reshape(out_shape)),
+             "logsumexp": lazy(lambda: (m + logs).reshape(out_shape))}
     return KernelOut(elements.reshape(out_shape), terms, denominator=0 if c == 0 else None,  # C = 0: nan, as PyTorch
                      backward=_probs_backward(x, p, m, logs, qsum, weight, eps, target.shape))
 
@@ -378,14 +409,12 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     n, c, d = x.shape
     weight = class_weight(weight, c)
     y = _index_target(input, target, n, d)
-    check_class_indices(target, c, "target", ignore_index)
-    ignored, ysafe = _ignored(y, ignore_index)
+    ignored, ysafe = _ignored(y, c, target, ignore_index)
     _warn_unless_log_probs(input, x)
-    zero = np.zeros((), x.dtype)
     x_y = _pick(x, ysafe)
-    wy = None if weight is None else np.where(ignored, zero, weight[ysafe])
-    elements = np.where(ignored, zero, -x_y if weight is None else -(wy * x_y))
-    terms = {"input[y]": np.where(ignored, np.nan, x_y).reshape(out_shape)}
+    wy = None if weight is None else _unless_ignored(ignored, weight[ysafe])
+    elements = _unless_ignored(ignored, np.negative(x_y) if weight is None else np.negative(wy * x_y))
+    terms = {"input[y]": lazy(lambda: _unless_ignored(ignored, x_y, np.nan).reshape(out_shape))}
     if weight is not None:
         terms["weight"] = wy.reshape(out_shape)
     return _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape,
@@ -393,12 +422,16 @@ def nll(input, target, *, weight=None, ignore_index=-100):
 
 
 def _warn_unless_log_probs(input: np.ndarray, x: np.ndarray) -> None:
-    """Warn when exp(input) rows do not sum to 1 (checked on the first ~CHUNK elements' items of
-    the first chunk only: a bounded sample, which the message says)."""
+    """Warn when exp(input) rows do not sum to 1 (checked on the items of the first ~LOG_CHECK
+    elements of the first chunk only: a bounded sample, which the message says)."""
     n, c, d = x.shape
     if not x.size or CHUNK_START.get():
         return
-    head, axis = (input[: max(1, CHUNK // (c * d))], 1) if input.ndim > 1 else (input, 0)
+    head, axis = (input[: max(1, LOG_CHECK // (c * d))], 1) if input.ndim > 1 else (input, 0)
+    with np.errstate(all="ignore"):
+        sums = np.exp(head).sum(axis=axis)
+    if (sums_to_1(sums) | np.isnan(sums)).all():  # what check_probabilities would find: nothing
+        return
     hint = ": all inputs are ≥ 0, as probabilities are" if (head >= 0).all() else ""
     if sums_to_1(head.sum(axis=axis)).all():
         hint = ": its rows themselves sum to 1, as probabilities do"

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, one_of
 from .common import KernelOut, at_index, broadcast, check_class_indices, first_index, first_value, shape_str
-from .classification import CHUNK, CLASS_WEIGHT, class_weight
+from .classification import CHUNK, CLASS_WEIGHT, class_weight, lazy
 
 
 def _matrix(input: np.ndarray, loss: str) -> np.ndarray:
@@ -66,7 +66,7 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
             np.sum(z > 0, axis=1, out=counts[r])
         return counts
 
-    terms = {"x[y]": x_y, "violations": violations}
+    terms = {"x[y]": x_y, "violations": lazy(violations)}
     if wy is not None:
         terms["weight"] = wy
     shape = (n,) if target.ndim else ()
@@ -260,7 +260,7 @@ def multilabel_soft_margin(input, target, *, weight=None):
     else:
         _soft_margin_sum(x, t, w, axis, np.empty((3, *x.shape), x.dtype), elements)
     elements /= x.dtype.type(input.shape[-1])
-    return KernelOut(elements, {"Σ target": lambda: t.sum(axis=axis)},
+    return KernelOut(elements, {"Σ target": lazy(lambda: t.sum(axis=axis))},
                      backward=_soft_margin_backward(x, t, w, axis, input.shape[-1]))
 
 
