@@ -1,6 +1,6 @@
 """SPEC §10 through the engine: --top/--bottom, --group-by and the summary, against torch's
 reduction='none' (and its reduction='mean' on each group alone) and NumPy, float64 to 1e-10,
-whatever the chunk size. The accumulators themselves are tested in tests/views/test_accumulators.py."""
+whatever the chunk size. The accumulators themselves are tested in tests/views/."""
 
 import json
 import warnings
