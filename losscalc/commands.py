@@ -230,7 +230,7 @@ def run(loss: Loss, kwargs: dict) -> None:
     try:
         summary = fmt in ("table", "json")  # shown past --max-rows
         result = compute_params(loss, kwargs, sinks=sinks, keep=max(max_elements, 1 << 20), progress=bar,
-                                summary=summary)
+                                summary=summary, grad_files=output)
         for sink in sinks:
             sink.finish()
     finally:

@@ -107,3 +107,56 @@ class ElementsFile:
         if self.tmp is not None and os.path.exists(self.tmp):
             os.unlink(self.tmp)
         self.tmp = None
+
+
+class ArrayFile:
+    """A .npy file of a known shape filled slice by slice, along any axis, through a memory map
+    of a temporary file beside `path` (its pages are the file's, not the process's memory);
+    the space is reserved first, so a full disk is an error here and never a crash mid-write.
+    `finish()` renames it into place and gives it back memory-mapped; `abort()` removes it."""
+
+    def __init__(self, path: str, shape: tuple, dtype, what: str):
+        self.path, self.what, self.tmp, self.array = path, what, None, None
+        dtype = np.dtype(dtype)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=".losscalc-", suffix=".npy",
+                                            dir=os.path.dirname(os.path.abspath(path)))
+            with os.fdopen(fd, "wb") as f:
+                os.fchmod(f.fileno(), _file_mode(path))
+                header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+                np.lib.format.write_array_header_2_0(f, header)
+                offset = f.tell()
+                f.flush()
+                nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+                if nbytes:
+                    os.posix_fallocate(f.fileno(), offset, nbytes)
+            if nbytes:
+                self.array = np.memmap(self.tmp, dtype, "r+", offset, tuple(shape))
+            else:
+                self.array = np.empty(shape, dtype)
+        except (OSError, ValueError) as e:
+            self.abort()
+            raise LossError(f"{what}: could not write {path!r}: {getattr(e, 'strerror', None) or e}.") from None
+
+    def finish(self) -> np.ndarray:
+        if isinstance(self.array, np.memmap):
+            self.array.flush()
+        self.array = None
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.abort()
+            raise LossError(f"{self.what}: could not write {self.path!r}: {e.strerror or e}.") from None
+        self.tmp = None
+        return np.load(self.path, mmap_mode="r")
+
+    def abort(self) -> None:
+        self.array = None
+        if self.tmp is not None and os.path.exists(self.tmp):
+            os.unlink(self.tmp)
+        self.tmp = None
+
+
+def grad_path(output: str, name: str) -> str:
+    """Where --grad writes tensor `name`'s gradient beside --output OUT.EXT: OUT.grad.NAME.npy."""
+    return f"{os.path.splitext(output)[0]}.grad.{name.lstrip('-').replace('-', '_')}.npy"

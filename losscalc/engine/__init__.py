@@ -267,7 +267,9 @@ def compute(name: str, *tensors, **settings) -> Result:
     forms), `reduction`, `dtype`, the legacy `size_average`/`reduce`, `seed`, and:
     `grad=True`: the analytic gradient of the value (of the sum of the elements when
     `reduction="none"`) with respect to each floating-point positional tensor PyTorch
-    differentiates; `threads`: the local engine's threads (default: the machine's cores);
+    differentiates; `grad_files="out.npy"`: each gradient written to out.grad.NAME.npy chunk
+    by chunk and held memory-mapped (inputs of any size); `threads`: the local engine's threads
+    (default: the machine's cores);
     `keep`: the result keeps its elements as they are made when there are at most this many
     (default: 2**28 for reduction none, else none: `Result.elements` makes them on demand); `sinks`: each
     (an --output file) gets the elements chunk by chunk (`begin(shape, dtype)`, `add(flat_start,
@@ -343,12 +345,13 @@ class _Run:
     """One loss's run: its inputs and plan (made at once, so errors come before any pass),
     the chunks it takes (`take`, in order), and its Result."""
 
-    SETTINGS = ("reduction", "dtype", "size_average", "reduce", "seed", "grad", "threads", "keep", "sinks",
-                "progress", "top", "bottom", "group_by", "summary", "engine", "scheduler", "scheduler_timeout")
+    SETTINGS = ("reduction", "dtype", "size_average", "reduce", "seed", "grad", "grad_files", "threads", "keep",
+                "sinks", "progress", "top", "bottom", "group_by", "summary", "engine", "scheduler", "scheduler_timeout")
 
     def __init__(self, name, tensors, *, reduction: str = DEFAULT, dtype: str = "float64",
                  size_average: bool | None = None, reduce: bool | None = None, seed: int | None = None,
-                 grad: bool = False, threads: int | None = None, keep: int | None = None, sinks=(),
+                 grad: bool = False, grad_files: str | None = None, threads: int | None = None,
+                 keep: int | None = None, sinks=(),
                  progress=None, top: int = 0, bottom: int = 0, group_by=None, summary: bool = False,
                  engine: str = "local", scheduler: str | None = None, scheduler_timeout: float = 10.0,
                  **options):
@@ -394,6 +397,7 @@ class _Run:
         if views and views.summary and len(plan) > 1 and engine == "local":
             plan.after = views.chunk_summary
         self.loss, self.reduction, self.dtype, self.np_dtype, self.grad = loss, reduction, dtype, np_dtype, grad
+        self.grad_files = grad_files
         self.threads, self.keep, self.sinks, self.progress, self.engine = threads, keep, sinks, progress, engine
         self.scheduler, self.scheduler_timeout = scheduler, scheduler_timeout
         self.inputs, self.resolved, self.plan, self.views = inputs, resolved, plan, views
@@ -494,7 +498,7 @@ class _Run:
         if self.reduction == "none":
             value = elements
         grads = _gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
-                           self.threads) if self.grad else None
+                           self.threads, self.grad_files) if self.grad else None
         return Result(
             loss=self.loss,
             reduction=self.reduction,
@@ -514,31 +518,51 @@ class _Run:
 
 
 def _gradients(loss: Loss, plan: Plan, first, reduction: str, partials: Partials,
-               inputs: dict[str, TensorSource], threads) -> dict[str, np.ndarray]:
+               inputs: dict[str, TensorSource], threads, files: str | None = None) -> dict[str, np.ndarray]:
     """∂value/∂tensor: each chunk's backward with the upstream gradient of the whole reduction;
-    a cut tensor's gradient is put together along its axis, a whole one's summed over chunks."""
+    a cut tensor's gradient is put together along its axis, a whole one's summed over chunks.
+    With `files` (--output's path) each gradient is written to OUT.grad.NAME.npy (output.grad_path)
+    chunk by chunk and given back memory-mapped, so the gradients of inputs of any size never sit
+    in memory; without, inputs over 2**28 elements are refused."""
     from ..limits import shape_too_large
+    from ..output import ArrayFile, grad_path
 
-    if first is None and any(shape_too_large(t.array.shape) for t in inputs.values()):
-        raise LossError("--grad keeps the gradients in memory; these inputs are larger than 2**28 elements.")
-    runs = [(plan.chunks[0], first[0])] if first else [(c, o) for c, o, _, _ in run_chunks(plan, threads)]
-    parts: dict[str, list] = {}
-    with np.errstate(all="ignore"):
-        for chunk, out in runs:
-            if out.backward is None:
-                raise LossError(f"--grad is not available for {loss.name}.")
-            for name, g in out.backward(upstream(out, reduction, partials)).items():
-                parts.setdefault(name, []).append(g)
-    grads = {}
-    for name, gs in parts.items():
-        shape = tuple(inputs[name].array.shape)
-        axis = plan.split.axes.get(name) if plan.split else None
-        if axis is None:
-            grads[name] = sum_to_shape(gs[0], shape) if len(gs) == 1 else sum(sum_to_shape(g, shape) for g in gs)
-        else:
-            chunk_shape = lambda g, c: (*shape[:axis], c.stop - c.start, *shape[axis + 1:])  # noqa: E731
-            grads[name] = np.concatenate([sum_to_shape(g, chunk_shape(g, c)) for g, (c, _) in zip(gs, runs)], axis)
-    return grads
+    if files is None and first is None and any(shape_too_large(t.array.shape) for t in inputs.values()):
+        raise LossError("--grad: these inputs have more than 2**28 elements, too many gradients to keep in "
+                        "memory; give --output OUT.npy and they are written beside it, to OUT.grad.NAME.npy.")
+    axes = plan.split.axes if plan.split else {}
+    runs = [(plan.chunks[0], first[0])] if first else ((c, o) for c, o, _, _ in run_chunks(plan, threads))
+    cut: dict[str, np.ndarray | ArrayFile] = {}  # by name: the whole gradient, filled chunk by chunk
+    summed: dict[str, np.ndarray] = {}
+    try:
+        with np.errstate(all="ignore"):
+            for chunk, out in runs:
+                if out.backward is None:
+                    raise LossError(f"--grad is not available for {loss.name}.")
+                for name, g in out.backward(upstream(out, reduction, partials)).items():
+                    shape, axis = tuple(inputs[name].array.shape), axes.get(name)
+                    if axis is None:
+                        g = sum_to_shape(g, shape)
+                        summed[name] = g if name not in summed else summed[name] + g
+                        continue
+                    part = (*shape[:axis], chunk.stop - chunk.start, *shape[axis + 1:])
+                    if name not in cut:
+                        cut[name] = ArrayFile(grad_path(files, name), shape, g.dtype, "--grad") if files \
+                            else np.empty(shape, g.dtype)
+                    whole = cut[name].array if files else cut[name]
+                    whole[(slice(None),) * axis + (slice(chunk.start, chunk.stop),)] = sum_to_shape(g, part)
+        grads = {name: cut[name] if name in cut else summed[name] for name in [*cut, *summed]}
+        if files:
+            for name, g in summed.items():
+                f = cut[name] = ArrayFile(grad_path(files, name), g.shape, g.dtype, "--grad")
+                f.array[...] = g
+            grads = {name: f.finish() for name, f in cut.items()}
+            cut = {}
+        return grads
+    finally:
+        for f in cut.values():
+            if isinstance(f, ArrayFile):
+                f.abort()
 
 
 def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
