@@ -1,5 +1,6 @@
-"""Helpers shared by the tests that run the CLI in-process and must never hang or crash
-(the fuzzer, the resource limits, --output, the pickle refusal, the non-finite numbers)."""
+"""Helpers shared by the tests: CLI calls in-process that must never hang or crash (the fuzzer,
+the resource limits, --output, the pickle refusal, the non-finite numbers), and tensors loaded
+through load_tensor with their errors (the readers' tests)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ import io
 import signal
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from losscalc.cli import cli
+from losscalc.errors import LossError
+from losscalc.tensors import load_tensor
 
 ENV = {"LOSSCALC_DEBUG": None, "COLUMNS": "100", "NO_COLOR": "1"}
 PRECIOUS = b"precious: must survive every failed call"
@@ -63,3 +67,24 @@ def npy_header(shape, descr="<f8", version=(1, 0)) -> bytes:
         else np.lib.format.write_array_header_2_0
     write(buffer, {"descr": descr, "fortran_order": False, "shape": shape})
     return buffer.getvalue()
+
+
+GENERIC = ('target: could not read "abc" as a tensor: not a file, an inline list (e.g. 1,2,3 '
+           'or "[[1,2],[3,4]]"), a number, or a generator (e.g. randn(3,5)).')
+
+
+def load(text, **kwargs):
+    return load_tensor(text, "target", **kwargs)
+
+
+def load_error(text, **kwargs) -> str:
+    with pytest.raises(LossError) as info:
+        load_tensor(text, "target", **kwargs)
+    message = str(info.value)
+    assert message.startswith("target") and "\n" not in message
+    return message
+
+
+def write_text(path, text, encoding="utf-8"):
+    with open(path, "w", encoding=encoding, newline="") as f:
+        f.write(text)
