@@ -59,7 +59,8 @@ def _common_options(loss: Loss) -> list[click.Parameter]:
         click.Option(["--dtype"], type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
                      help="the floating-point type of the computation"),
         click.Option(["--output", "-o"], type=str, default=None, metavar="FILE", shell_complete=complete_path,
-                     help="save the unreduced element losses to a .npy, .csv or .json file"),
+                     help="save the unreduced element losses to a .npy, .csv or .json file (with --grad, "
+                          "the gradients too, beside it: FILE's name without its suffix + .grad.NAME.npy)"),
         click.Option(["--precision"], type=click.IntRange(1, 17), default=None,
                      help="significant digits in table and csv output (tables default to 10; json and value are always exact)"),
         click.Option(["--max-rows"], type=click.IntRange(1), default=20, show_default=True,
