@@ -1,14 +1,22 @@
-"""Nothing is ever unpickled (losscalc/readers/pickles.py refuses pickled arrays), and the
+"""Nothing is ever unpickled (losscalc/readers/pickles.py): pickled arrays and torch.save files
+are refused by name and by content, with a hint; .npy, .npz and safetensors pass; and the
 source never asks for it: a scan of losscalc/ for pickle, eval and allow_pickle."""
 
 from __future__ import annotations
 
+import json
+import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from losscalc import tensors
+from losscalc.errors import LossError
+from losscalc.readers.formats import open_tensor, refuse_pickle
 from tests.helpers import assert_user_error, run
+from tests.readers.arrays import raises
 
 
 class Payload:
@@ -38,6 +46,8 @@ def test_pickled_arrays_are_never_unpickled(tmp_path):
 
 FORBIDDEN_NAMES = {"pickle", "cPickle", "_pickle", "dill", "cloudpickle", "marshal", "shelve",
                    "joblib"}
+
+
 FORBIDDEN_CALLS = {"eval", "exec", "compile", "__import__"}
 
 
@@ -75,3 +85,52 @@ def test_the_source_never_unpickles_or_evaluates(tmp_path):
     assert len(sources) >= 10
     assert [hit for path in sources for hit in forbidden_code(path)] == []
 
+
+# -- refused by name or content (readers/formats.py refuse_pickle) --------------------------
+
+
+PICKLE_HINTS = ("is a pickle", "losscalc never unpickles", "numpy.save('x.npy', t.numpy())",
+                "safetensors.torch.save_file({'x': t}, 'x.safetensors')")
+
+
+@pytest.mark.parametrize("ext", [".pt", ".pth", ".pkl", ".pickle", ".PT"])
+def test_pickles_are_refused_by_name(tmp_path, ext):
+    path = tmp_path / f"model{ext}"
+    path.write_bytes(b"anything")
+    raises(path, None, "input", *PICKLE_HINTS)
+    raises(tmp_path / f"absent{ext}", "x", "--weight", *PICKLE_HINTS)
+
+
+@pytest.mark.parametrize("ext", [".safetensors", ".parquet", ".feather", ".h5", ".arrow", ".bin"])
+def test_torch_save_is_refused_by_content_whatever_its_name(tmp_path, ext):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / f"weights{ext}"
+    torch.save({"x": torch.ones(3)}, str(path))
+    with pytest.raises(LossError) as info:
+        refuse_pickle(str(path), "--weight")
+    assert "as torch.save writes" in str(info.value)
+    if ext != ".bin":
+        raises(path, None, "--weight", "torch.save", *PICKLE_HINTS)
+    legacy = tmp_path / f"legacy{ext}"
+    torch.save(torch.ones(3), str(legacy), _use_new_zipfile_serialization=False)
+    with pytest.raises(LossError, match="pickle protocol 2"):
+        refuse_pickle(str(legacy), "input")
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_plain_pickles_are_refused_by_content(tmp_path, protocol):
+    path = tmp_path / "table.parquet"
+    path.write_bytes(pickle.dumps([1.0, 2.0], protocol=protocol))
+    raises(path, None, "input", f"pickle protocol {protocol}", *PICKLE_HINTS)
+
+
+def test_refuse_pickle_lets_npy_npz_and_safetensors_through(tmp_path):
+    np.save(tmp_path / "a.npy", np.arange(3))
+    np.savez(tmp_path / "a.npz", x=np.arange(3))
+    # a header length whose low byte is 0x80 looks like a pickle opcode: still a safetensors
+    body = json.dumps({"x": entry(shape=(1,), end=4)}).encode()
+    body += b" " * (0x0280 - len(body))
+    (tmp_path / "a.safetensors").write_bytes(struct.pack("<Q", len(body)) + body + bytes(4))
+    for p in ("a.npy", "a.npz", "missing.npy"):
+        refuse_pickle(str(tmp_path / p), "input")
+    assert np.array_equal(open_tensor(str(tmp_path / "a.safetensors"), None, "input"), [0.0])
