@@ -1,9 +1,12 @@
 """What the file-format readers' tests share: arrays of every dtype and shape, and checks
-against the same array saved as .npy, or an error naming the argument and the file."""
+against the same array saved as .npy, or an error naming the argument and the file; safetensors
+files written by hand."""
 
 from __future__ import annotations
 
+import json
 import pickle
+import struct
 
 import numpy as np
 import pytest
@@ -64,3 +67,16 @@ def sample(dtype: str, shape) -> np.ndarray:
 
 
 SHAPES = [(7,), (5, 3), (2, 3, 4), (), (0,), (0, 4)]
+
+
+def write_st(path, header, data: bytes = b"", *, raw: bytes | None = None, length=None):
+    """A safetensors file by hand: a header (an object, or raw bytes) and the data area."""
+    body = raw if raw is not None else json.dumps(header).encode()
+    n = len(body) if length is None else length
+    path.write_bytes(struct.pack("<Q", n) + body + data)
+    return path
+
+
+def entry(dtype="F32", shape=(4, 5), begin=0, end=80):
+    """One tensor's entry in a safetensors header."""
+    return {"dtype": dtype, "shape": list(shape), "data_offsets": [begin, end]}

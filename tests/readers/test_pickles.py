@@ -16,7 +16,7 @@ from losscalc import tensors
 from losscalc.errors import LossError
 from losscalc.readers.formats import open_tensor, refuse_pickle
 from tests.helpers import assert_user_error, run
-from tests.readers.arrays import raises
+from tests.readers.arrays import entry, raises
 
 
 class Payload:

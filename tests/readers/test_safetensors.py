@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from losscalc.errors import LossError
 from losscalc.readers.base import LazyArray
 from losscalc.readers.formats import names_in, open_tensor
-from tests.readers.arrays import NUMERIC, SHAPES, raises, same_as_npy, sample
+from tests.readers.arrays import NUMERIC, SHAPES, entry, raises, same_as_npy, sample, write_st
 
 
 @pytest.mark.parametrize("dtype", NUMERIC)
@@ -66,18 +66,6 @@ def test_safetensors_names_in_reads_the_header_only(tmp_path):
     (tmp_path / "junk.safetensors").write_bytes(b"\x05\x00")
     assert names_in(str(tmp_path / "junk.safetensors")) == []
     assert names_in(str(tmp_path / "missing.safetensors")) == []
-
-
-def write_st(path, header, data: bytes = b"", *, raw: bytes | None = None, length=None):
-    """A safetensors file by hand: a header (an object, or raw bytes) and the data area."""
-    body = raw if raw is not None else json.dumps(header).encode()
-    n = len(body) if length is None else length
-    path.write_bytes(struct.pack("<Q", n) + body + data)
-    return path
-
-
-def entry(dtype="F32", shape=(4, 5), begin=0, end=80):
-    return {"dtype": dtype, "shape": list(shape), "data_offsets": [begin, end]}
 
 
 def test_safetensors_header_errors_name_the_file_and_the_field(tmp_path):
