@@ -14,8 +14,8 @@ values torch 2.13 gave, written by tests/make_golden.py). On each:
 - the answer does not depend on the chunk size or the threads: under small odd
   LOSSCALC_CHUNK_ELEMENTS it is torch's golden value, the one-chunk value to 1e-12, and
   bit-identical on one thread and on two;
-- --grad answers, a floating-point gradient in each differentiated tensor's own shape (its
-  values against autograd are tests/test_differential_grad.py's).
+- --grad answers, a gradient in each differentiated tensor's own shape and in the dtype asked
+  for (its values against autograd are tests/test_differential_grad.py's).
 
 A completeness test fails when a registered loss has no case here.
 """
@@ -181,13 +181,17 @@ def test_chunk_size_and_threads_do_not_change_the_answer(name, monkeypatch):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_grad_has_each_tensors_shape(name):
+def test_grad_has_each_tensors_shape_and_dtype(name):
     tensors, options = example(name)
     result = compute(name, *tensors, **options, grad=True)
     assert result.grads, f"{name}: no gradient"
     for tensor, g in result.grads.items():
         assert g.shape == result.inputs[tensor].array.shape, tensor
-        assert np.issubdtype(g.dtype, np.floating), tensor
+        assert g.dtype == np.float64, tensor
+    f32 = quiet(name, tensors, options, grad=True, dtype="float32")
+    assert set(f32.grads) == set(result.grads)
+    for tensor, g in f32.grads.items():
+        assert g.dtype == np.float32, tensor
 
 
 def _reductions(name: str) -> set[str]:
