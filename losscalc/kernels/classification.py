@@ -411,10 +411,17 @@ def nll(input, target, *, weight=None, ignore_index=-100):
     y = _index_target(input, target, n, d)
     ignored, ysafe = _ignored(y, c, target, ignore_index)
     _warn_unless_log_probs(input, x)
-    x_y = _pick(x, ysafe)
-    wy = None if weight is None else _unless_ignored(ignored, weight[ysafe])
-    elements = _unless_ignored(ignored, np.negative(x_y) if weight is None else np.negative(wy * x_y))
-    terms = {"input[y]": lazy(lambda: _unless_ignored(ignored, x_y, np.nan).reshape(out_shape))}
+    elements = _pick(x, ysafe)  # x_y, made -w_y x_y in place (a new array costs its page faults)
+    wy = None
+    if weight is not None:
+        wy = np.take(weight, ysafe)
+        if ignored is not None:
+            wy[ignored] = 0
+        elements *= wy
+    np.negative(elements, out=elements)
+    if ignored is not None:
+        elements[ignored] = 0
+    terms = {"input[y]": lazy(lambda: _unless_ignored(ignored, _pick(x, ysafe), np.nan).reshape(out_shape))}
     if weight is not None:
         terms["weight"] = wy.reshape(out_shape)
     return _weighted_out(elements, ignored, weight, wy, terms, ignore_index, out_shape,
