@@ -69,15 +69,18 @@ def npy_header(shape, descr="<f8", version=(1, 0)) -> bytes:
     return buffer.getvalue()
 
 
+# what a word that is no file, inline list, number or generator gives
 GENERIC = ('target: could not read "abc" as a tensor: not a file, an inline list (e.g. 1,2,3 '
            'or "[[1,2],[3,4]]"), a number, or a generator (e.g. randn(3,5)).')
 
 
 def load(text, **kwargs):
+    """load_tensor as the tensor named target."""
     return load_tensor(text, "target", **kwargs)
 
 
 def load_error(text, **kwargs) -> str:
+    """The one-line LossError message that loading `text` as target gives."""
     with pytest.raises(LossError) as info:
         load_tensor(text, "target", **kwargs)
     message = str(info.value)
@@ -86,5 +89,6 @@ def load_error(text, **kwargs) -> str:
 
 
 def write_text(path, text, encoding="utf-8"):
+    """Write `text` as it is (no newline translation), in `encoding`."""
     with open(path, "w", encoding=encoding, newline="") as f:
         f.write(text)
