@@ -11,158 +11,24 @@ from __future__ import annotations
 import math
 import re
 import warnings
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import __version__
 from ..errors import LossError, LossWarning, warn
 from ..readers.stdin import one_stdin
-from ..reduction import DEFAULT, Arithmetic, Partials, finish, resolve_reduction, upstream
-from ..registry import Loss, find
+from ..reduction import DEFAULT, Partials, finish, resolve_reduction
+from ..registry import find
+from .grad import gradients
 from .local import run_chunks
 from .plan import Plan, is_lazy
+from .result import KEEP_ELEMENTS, Result
 
 if TYPE_CHECKING:
     from ..tensors import TensorSource
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
-KEEP_ELEMENTS = 1 << 28  # a Result holds its elements up to this many (the CLI asks for fewer)
 WHOLE_ERRORS = 1 << 24  # elements: up to this many in memory, an error is said for the whole input
-HASHED_WHOLE = 256 << 20  # bytes of input hashed whole for the signature; beyond, a fixed sample
-
-
-@dataclass
-class Result:
-    loss: Loss
-    reduction: str
-    options: dict  # the options in force, by name (tensor options as arrays)
-    dtype: str
-    value: np.ndarray | None  # 0-d, or the elements when reduction is none (None: too many to keep)
-    kept: np.ndarray | None  # the unreduced losses, when the run kept them (see `elements`)
-    elements_shape: tuple
-    arithmetic: Arithmetic
-    partials: Partials
-    plan: Plan
-    inputs: dict[str, TensorSource] = field(default_factory=dict)  # by name, as the kernel got them
-    grads: dict[str, np.ndarray] | None = None  # with grad=True: ∂value/∂tensor, by tensor name
-    first: tuple | None = None  # the one chunk's (out, arrays) when the plan is whole
-    views: dict = field(default_factory=dict)  # top, bottom, groups, summary, histogram (SPEC §10)
-    convention: object = None  # with --convention: the ConventionResult of that framework (SPEC §11)
-    compared: dict | None = None  # with --compare: framework -> ConventionResult, LossError, or None (torch)
-
-    @property
-    def count(self) -> int:
-        return self.partials.count
-
-    @property
-    def elements(self) -> np.ndarray | None:
-        """The unreduced losses: those the run kept, else made on demand by running the kernel
-        again over the chunks (a mean or sum keeps none of them); None beyond KEEP_ELEMENTS."""
-        if self.kept is None and math.prod(self.elements_shape) <= KEEP_ELEMENTS:
-            kept = None
-            with warnings.catch_warnings():  # said by the run already
-                warnings.simplefilter("ignore", LossWarning)
-                for start, out, _ in self.chunks():
-                    if kept is None:
-                        kept = np.empty(self.elements_shape, out.elements.dtype)
-                    kept.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
-            self.kept = kept
-        return self.kept
-
-    @property
-    def terms(self) -> dict[str, np.ndarray]:
-        """The kernel's named intermediate values over every element (made on demand)."""
-        if "_terms" not in self.__dict__:
-            outs = [(self.first[0], self.first[1])] if self.first else \
-                [(out, arrays) for _, out, _, arrays in run_chunks(self.plan, 1)]
-            parts: dict[str, list] = {}
-            for out, _ in outs:
-                for k, v in out.terms.items():
-                    v = v() if callable(v) else v
-                    parts.setdefault(k, []).append(np.broadcast_to(np.asarray(v), out.elements.shape))
-            self.__dict__["_terms"] = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in parts.items()}
-        return self.__dict__["_terms"]
-
-    @property
-    def shown_inputs(self):
-        return self.first[0].shown_inputs if self.first else None
-
-    def chunks(self):
-        """(flat start, out, arrays) of every chunk, in order: the kernel run again, for output
-        that needs every row (csv) when the elements were too many to keep."""
-        if self.first:
-            yield 0, *self.first
-            return
-        for chunk, out, _, arrays in run_chunks(self.plan):
-            yield self.plan.element_start(chunk, out), out, arrays
-
-    def rows_of(self, flat: list[int]):
-        """(flat start, out, arrays) of the chunks holding the elements `flat` (sorted)."""
-        if self.first:
-            return [(0, *self.first)]
-        plan, per_item = self.plan, math.prod(self.elements_shape[1:])
-        rows = plan.chunks[0].stop - plan.chunks[0].start
-        wanted = sorted({(i // per_item) // rows for i in flat}) if per_item else []
-        found = []
-        for k in wanted:
-            out, _, arrays = plan.run(plan.chunks[k])
-            found.append((plan.element_start(plan.chunks[k], out), out, arrays))
-        return found
-
-    @property
-    def signature(self) -> str:
-        import hashlib
-
-        digest = hashlib.sha256()
-        for name, t in self.inputs.items():
-            a = t.array
-            digest.update(f"{name}:{np.dtype(a.dtype).str}:{tuple(a.shape)}".encode())
-            for block in _hashed_blocks(a):
-                digest.update(block)
-        opts = "".join(f"|{k}={_plain(v)}" for k, v in self.changed_options().items())
-        return (
-            f"losscalc {__version__}|{self.loss.name}|reduction={self.reduction}{opts}|"
-            f"{self.dtype}|inputs=sha256:{digest.hexdigest()[:8]}"
-        )
-
-    def changed_options(self) -> dict:
-        """The options whose value differs from the default."""
-        defaults = {o.name: o.default for o in self.loss.options}
-        return {k: v for k, v in self.options.items() if not _same(v, defaults.get(k))}
-
-
-def _hashed_blocks(a):
-    """The bytes of a tensor for the signature: all of it up to HASHED_WHOLE bytes, read chunk by
-    chunk; beyond, 64 blocks of 1 MiB at fixed places (README: what the signature covers)."""
-    nbytes = math.prod(a.shape) * np.dtype(a.dtype).itemsize
-    if not a.shape:
-        yield np.ascontiguousarray(np.asarray(a)).tobytes()
-        return
-    n = a.shape[0]
-    row = max(1, nbytes // max(n, 1))
-    step = max(1, (8 << 20) // row)
-    if nbytes <= HASHED_WHOLE:
-        for i in range(0, n, step):
-            yield np.ascontiguousarray(a[i:i + step]).tobytes()
-        return
-    take = max(1, (1 << 20) // row)
-    for k in range(64):
-        i = (n - take) * k // 63
-        yield np.ascontiguousarray(a[i:i + take]).tobytes()
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return False
-    return a == b
-
-
-def _plain(v):
-    if isinstance(v, np.ndarray):
-        return "tensor" + str(list(v.shape))
-    return v
 
 
 class _LazyRng:
@@ -497,8 +363,8 @@ class _Run:
         value, arithmetic = finish(self.partials, self.reduction, self.np_dtype)
         if self.reduction == "none":
             value = elements
-        grads = _gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
-                           self.threads, self.grad_files) if self.grad else None
+        grads = gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
+                       self.threads, self.grad_files) if self.grad else None
         return Result(
             loss=self.loss,
             reduction=self.reduction,
@@ -515,62 +381,3 @@ class _Run:
             first=self.first,
             views=self.views.finish(self.reduction) if self.views else {},
         )
-
-
-def _gradients(loss: Loss, plan: Plan, first, reduction: str, partials: Partials,
-               inputs: dict[str, TensorSource], threads, files: str | None = None) -> dict[str, np.ndarray]:
-    """∂value/∂tensor: each chunk's backward with the upstream gradient of the whole reduction;
-    a cut tensor's gradient is put together along its axis, a whole one's summed over chunks.
-    With `files` (--output's path) each gradient is written to OUT.grad.NAME.npy (output.grad_path)
-    chunk by chunk and given back memory-mapped, so the gradients of inputs of any size never sit
-    in memory; without, inputs over 2**28 elements are refused."""
-    from ..limits import shape_too_large
-    from ..output import ArrayFile, grad_path
-
-    if files is None and first is None and any(shape_too_large(t.array.shape) for t in inputs.values()):
-        raise LossError("--grad: these inputs have more than 2**28 elements, too many gradients to keep in "
-                        "memory; give --output OUT.npy and they are written beside it, to OUT.grad.NAME.npy.")
-    axes = plan.split.axes if plan.split else {}
-    runs = [(plan.chunks[0], first[0])] if first else ((c, o) for c, o, _, _ in run_chunks(plan, threads))
-    cut: dict[str, np.ndarray | ArrayFile] = {}  # by name: the whole gradient, filled chunk by chunk
-    summed: dict[str, np.ndarray] = {}
-    try:
-        with np.errstate(all="ignore"):
-            for chunk, out in runs:
-                if out.backward is None:
-                    raise LossError(f"--grad is not available for {loss.name}.")
-                for name, g in out.backward(upstream(out, reduction, partials)).items():
-                    shape, axis = tuple(inputs[name].array.shape), axes.get(name)
-                    if axis is None:
-                        g = sum_to_shape(g, shape)
-                        summed[name] = g if name not in summed else summed[name] + g
-                        continue
-                    part = (*shape[:axis], chunk.stop - chunk.start, *shape[axis + 1:])
-                    if name not in cut:
-                        cut[name] = ArrayFile(grad_path(files, name), shape, g.dtype, "--grad") if files \
-                            else np.empty(shape, g.dtype)
-                    whole = cut[name].array if files else cut[name]
-                    whole[(slice(None),) * axis + (slice(chunk.start, chunk.stop),)] = sum_to_shape(g, part)
-        grads = {name: cut[name] if name in cut else summed[name] for name in [*cut, *summed]}
-        if files:
-            for name, g in summed.items():
-                f = cut[name] = ArrayFile(grad_path(files, name), g.shape, g.dtype, "--grad")
-                f.array[...] = g
-            grads = {name: f.finish() for name, f in cut.items()}
-            cut = {}
-        return grads
-    finally:
-        for f in cut.values():
-            if isinstance(f, ArrayFile):
-                f.abort()
-
-
-def sum_to_shape(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """A gradient in a broadcast shape, summed back to the shape of the tensor it belongs to."""
-    g = np.asarray(g)
-    if g.shape == tuple(shape):
-        return g
-    lead = g.ndim - len(shape)
-    g = g.sum(axis=tuple(range(lead))) if lead > 0 else g
-    ones = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
-    return (g.sum(axis=ones, keepdims=True) if ones else g).reshape(shape)

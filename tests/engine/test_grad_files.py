@@ -58,7 +58,7 @@ def test_big_inputs_write_their_gradients_beside_the_output(monkeypatch, small_c
 
 
 def test_a_run_that_fails_part_way_leaves_no_gradient_file(monkeypatch, small_chunks, tmp_path):
-    import losscalc.engine as engine
+    import losscalc.engine.grad as engine
 
     calls = []
     real = engine.upstream
