@@ -2,7 +2,7 @@
 
 The mapping from each losscalc loss to each framework's own loss is data: one `Equivalent` per
 (framework, loss, tensor form), listed in `keras.py`, `optax.py` and `sklearn.py` beside the
-NumPy function that reproduces the framework, and `NearMiss` entries for functions that look
+NumPy function that reproduces the framework; `near_misses.py` lists the functions that look
 alike but compute something else (for `explain`; `--convention` refuses them).
 
     FRAMEWORKS                                   ("torch", "keras", "optax", "sklearn")
@@ -32,6 +32,7 @@ from . import keras as _keras
 from . import optax as _optax
 from . import sklearn as _sklearn
 from ._common import Equivalent, NearMiss, Outcome
+from .near_misses import NEAR_MISSES
 
 __all__ = ["FRAMEWORKS", "Equivalent", "NearMiss", "ConventionResult", "equivalents", "all_equivalents",
            "near_misses", "convention_value", "compare", "describe"]
@@ -43,7 +44,6 @@ FRAMEWORK_NAMES = {"torch": "PyTorch 2.13 torch.nn", "keras": "Keras 3 keras.los
                    "optax": "optax 0.2 optax.losses", "sklearn": "scikit-learn 1.9 sklearn.metrics"}
 
 EQUIVALENTS: tuple[Equivalent, ...] = _keras.EQUIVALENTS + _optax.EQUIVALENTS + _sklearn.EQUIVALENTS
-NEAR_MISSES: tuple[NearMiss, ...] = _keras.NEAR_MISSES + _optax.NEAR_MISSES + _sklearn.NEAR_MISSES
 
 
 @dataclass(frozen=True)

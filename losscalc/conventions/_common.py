@@ -107,6 +107,27 @@ def class_last(x: np.ndarray) -> np.ndarray:
     return np.moveaxis(x, 1, -1) if x.ndim > 2 else x
 
 
+def soft_cross_entropy(x: np.ndarray, target, smoothing: float, framework: str, smoother: str):
+    """-Σ_c t_c log_softmax(x)_c over the class axis, as Keras's CategoricalCrossentropy(from_logits=True)
+    and optax's softmax_cross_entropy compute it: class indices one-hot encoded (so that `smoother`,
+    the framework's label smoothing, applies as torch's does), the class axis 1 moved last, the
+    labels smoothed to t (1 - smoothing) + smoothing / C. Returns the values and the conversions."""
+    conversions = []
+    if np.shape(target) != x.shape:  # class indices (with label smoothing)
+        c = x.shape[1] if x.ndim > 1 else x.shape[0]
+        one_hot = np.eye(c, dtype=x.dtype)[np.asarray(target, np.int64)]
+        t = np.moveaxis(one_hot, -1, 1) if x.ndim > 1 else one_hot
+        conversions.append(f"the class indices one-hot encoded, so that {smoother} applies as torch's smoothing does")
+    else:
+        t = np.asarray(target, x.dtype)
+    if x.ndim > 2:
+        conversions.append(f"the class axis 1 moved last ({framework}'s axis=-1)")
+    x, t = class_last(x), class_last(t)
+    if smoothing:
+        t = t * np.array(1 - smoothing, x.dtype) + np.array(smoothing, x.dtype) / np.array(x.shape[-1], x.dtype)
+    return -np.sum(t * log_softmax(x, -1), axis=-1), conversions
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     one = np.array(1, x.dtype)
     with np.errstate(over="ignore"):
@@ -168,9 +189,9 @@ class CTCBatch:
     conversions: tuple[str, ...]
 
 
-def ctc_batch(tensors, pad: int = 0) -> CTCBatch:
+def ctc_batch(tensors, dtype: str, pad: int = 0) -> CTCBatch:
     """PyTorch's CTC tensors ((T, N, C) or (T, C) log_probs; padded (N, S), concatenated or
-    unbatched targets; lengths) as the frameworks take them."""
+    unbatched targets; lengths) as the frameworks take them, log_probs in `dtype`."""
     log_probs, targets, input_lengths, target_lengths = tensors
     conversions = []
     batched = log_probs.ndim == 3
@@ -199,7 +220,7 @@ def ctc_batch(tensors, pad: int = 0) -> CTCBatch:
     cols = np.arange(labels.shape[1])
     labels = np.where(cols[None, :] < tl[:, None], labels, pad)
     conversions.insert(0, "log_probs transposed from PyTorch's time-major (T, N, C) to (N, T, C)")
-    return CTCBatch(np.transpose(log_probs, (1, 0, 2)), labels, il, tl, tuple(conversions))
+    return CTCBatch(np.asarray(np.transpose(log_probs, (1, 0, 2)), dtype), labels, il, tl, tuple(conversions))
 
 
 def infeasible_line(framework: str, per_seq: np.ndarray) -> tuple[str, ...]:
@@ -210,6 +231,32 @@ def infeasible_line(framework: str, per_seq: np.ndarray) -> tuple[str, ...]:
         return ()
     return (f"{plural(stuck, 'sequence')} cannot be aligned to {'its' if stuck == 1 else 'their'} target: "
             f"{framework}'s log 0 of -1e5 gives a loss near {float(np.max(per_seq)):.4g}, where torch gives inf",)
+
+
+# how `ctc_forward` (optax's CTC, and Keras's, which follows it) differs from torch's, whatever the inputs
+CTC_DIFFERENCES = ("takes logits and applies log_softmax, which log-probabilities pass unchanged",
+                   "log 0 is approximated by log_epsilon = -1e5, so an impossible alignment costs about 1e5, not inf")
+
+
+def ctc_equivalent(eq, function: str, compute, differences: tuple[str, ...], conversion: str, **fields) -> Equivalent:
+    """The CTC equivalent of a framework that computes CTC as `ctc_forward` does (optax, Keras):
+    it takes logits, honours --blank, gets log_probs batch-major (`ctc_batch`) and then as its
+    `conversion` says, and differs from torch as CTC_DIFFERENCES say, then as its own
+    `differences` say. `eq` is the framework's Equivalent maker."""
+    return eq("ctc", function, "logits", compute, (*CTC_DIFFERENCES, *differences), honours=("blank",),
+              conversion=f"log_probs (T, N, C) -> (N, T, C); {conversion}", **fields)
+
+
+def ctc_lines(framework: str, per_seq: np.ndarray, log_probs: np.ndarray, reduction: str) -> tuple[str, ...]:
+    """How a `ctc_forward` value differs from torch's on these inputs: sequences no alignment can
+    produce, a mean not divided by the target lengths, log-probabilities that are not log-softmaxed."""
+    lines = infeasible_line(framework, per_seq)
+    if reduction == "mean":
+        lines += (f"{framework}'s per-sequence losses are not divided by their target lengths, as torch's 'mean' does",)
+    if log_probs.size and not np.allclose(np.logaddexp.reduce(log_probs, axis=-1), 0, atol=1e-4):
+        lines += (f"log_probs are not log-softmaxed: {framework} normalises them (log_softmax), "
+                  "torch uses them as given",)
+    return lines
 
 
 def ctc_forward(logits: np.ndarray, labels: np.ndarray, input_lengths: np.ndarray,

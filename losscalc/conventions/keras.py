@@ -16,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError
-from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, clip_line, ctc_batch,
-                      ctc_forward, infeasible_line, index_targets, log_softmax, plural,
-                      probability_targets, sigmoid, signs_to_labels)
+from ._common import (Equivalent, Outcome, as_dtype, class_last, clip_line, ctc_batch, ctc_equivalent,
+                      ctc_forward, ctc_lines, index_targets, log_softmax, plural,
+                      probability_targets, sigmoid, signs_to_labels, soft_cross_entropy)
 
 EPSILON = 1e-7
 CLIP = f"1 - {EPSILON:g}"
@@ -151,22 +151,12 @@ def _focal(tensors, options, reduction, dtype):
 def _categorical(tensors, options, reduction, dtype):
     """CategoricalCrossentropy(from_logits=True, label_smoothing) on probability targets, or on
     one-hot class indices when label smoothing asks for it."""
-    x, t = as_dtype(tensors[:2], _dtype(dtype))
-    conversions = ["from_logits=True: losscalc's input is logits"]
-    if t.shape != x.shape:  # class indices with label smoothing
-        c = x.shape[1] if x.ndim > 1 else x.shape[0]
-        idx = np.asarray(tensors[1], np.int64)
-        _refuse_ignored(idx, options, "CategoricalCrossentropy")
-        t = np.moveaxis(np.eye(c, dtype=x.dtype)[idx], -1, 1) if x.ndim > 1 else np.eye(c, dtype=x.dtype)[idx]
-        conversions.append("the class indices one-hot encoded, so that label_smoothing applies as torch's does")
-    if x.ndim > 2:
-        conversions.append("the class axis 1 moved last (Keras's axis=-1)")
-    x, t = class_last(x), class_last(t)
-    ls = options.get("label_smoothing", 0.0)
-    if ls:
-        t = t * np.array(1 - ls, x.dtype) + np.array(ls, x.dtype) / np.array(x.shape[-1], x.dtype)
-    values = -np.sum(t * log_softmax(x, -1), axis=-1)
-    return Outcome(_reduce(values, reduction), tuple(conversions), ())
+    x = as_dtype(tensors[:1], _dtype(dtype))[0]
+    if np.shape(tensors[1]) != x.shape:  # class indices with label smoothing
+        _refuse_ignored(np.asarray(tensors[1], np.int64), options, "CategoricalCrossentropy")
+    values, conversions = soft_cross_entropy(x, tensors[1], options.get("label_smoothing", 0.0), "Keras",
+                                             "label_smoothing")
+    return Outcome(_reduce(values, reduction), ("from_logits=True: losscalc's input is logits", *conversions), ())
 
 
 def _refuse_ignored(idx, options, function):
@@ -299,8 +289,8 @@ def _dice(tensors, options, reduction, dtype):
 
 def _ctc(tensors, options, reduction, dtype):
     blank = int(options.get("blank", 0))
-    batch = ctc_batch(tensors, pad=0)
-    lp = np.asarray(batch.log_probs, _dtype(dtype))
+    batch = ctc_batch(tensors, _dtype(dtype))
+    lp = batch.log_probs
     t_max = lp.shape[1]
     short = np.flatnonzero(batch.input_lengths != t_max)
     if short.size:
@@ -324,13 +314,7 @@ def _ctc(tensors, options, reduction, dtype):
     conversions.append("the log-probabilities given as Keras's logits (Keras takes log_softmax of them, "
                        "which leaves log-probabilities unchanged)")
     per_seq = ctc_forward(lp, labels, batch.input_lengths, np.count_nonzero(valid, axis=1), 0)
-    lines = infeasible_line("Keras", per_seq)
-    if reduction == "mean":
-        lines += ("Keras averages the per-sequence losses over the batch without dividing each by its "
-                  "target length, as torch's 'mean' does",)
-    if lp.size and not np.allclose(np.logaddexp.reduce(lp, axis=-1), 0, atol=1e-4):
-        lines += ("log_probs are not log-softmaxed: Keras normalises them (log_softmax), torch uses them as given",)
-    return Outcome(_reduce(per_seq, reduction), tuple(conversions), lines)
+    return Outcome(_reduce(per_seq, reduction), tuple(conversions), ctc_lines("Keras", per_seq, lp, reduction))
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -404,26 +388,9 @@ EQUIVALENTS = (
         ("one Dice over the whole batch (axis=None), not one per sample",
          f"epsilon {EPSILON:g} in the denominator only, not --smooth in both"),
         call="keras.losses.Dice()(target, input)"),
-    _eq("ctc", "CTC", "logits", _ctc,
-        ("takes logits and applies log_softmax, which log-probabilities pass unchanged",
-         "the blank is class 0 and targets are padded with 0; every sequence is y_pred's full length",
-         "does not divide by target length: 'mean' is the plain batch mean of per-sequence losses",
-         "log 0 is approximated by -1e5, so an impossible alignment costs about 1e5, not inf"),
-        honours=("blank",), args=("targets", "log_probs"),
-        conversion="log_probs (T, N, C) -> (N, T, C); targets padded with 0",
+    ctc_equivalent(_eq, "CTC", _ctc, (
+        "the blank is class 0 and targets are padded with 0; every sequence is y_pred's full length",
+        "does not divide by target length: 'mean' is the plain batch mean of per-sequence losses"),
+        "targets padded with 0", args=("targets", "log_probs"),
         call="keras.losses.CTC()(y_true=padded targets, y_pred=log_probs.transpose(1, 0, 2))"),
-)
-
-NEAR_MISSES = (
-    NearMiss("keras", "hinge_embedding", "keras.losses.Hinge",
-             "max(0, 1 - y·x) averaged over the last axis; torch's hinge_embedding is x for y = 1 and "
-             "max(0, margin - x) for y = -1"),
-    NearMiss("keras", "multi_margin", "keras.losses.CategoricalHinge",
-             "max(0, 1 + max_{j≠y} x_j - x_y), the largest margin violation, where multi_margin sums "
-             "every violation and divides by the class count"),
-    NearMiss("keras", "cosine_embedding", "keras.losses.CosineSimilarity",
-             "-cos(x1, x2), with no margin and no target sign; cosine_embedding is 1 - cos for y = 1 "
-             "and max(0, cos - margin) for y = -1"),
-    NearMiss("keras", "smooth_l1", "keras.losses.Huber",
-             "Huber(delta=β) is β · smooth_l1(β): the same only for β = 1 (use the huber loss)"),
 )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError
-from ._common import (Equivalent, NearMiss, Outcome, as_dtype, class_last, ctc_batch, ctc_forward,
-                      infeasible_line, index_targets, log_sigmoid, log_softmax, mean_of, plural,
-                      probability_targets, signs_to_labels)
+from ._common import (Equivalent, Outcome, as_dtype, class_last, ctc_batch, ctc_equivalent, ctc_forward,
+                      ctc_lines, index_targets, log_sigmoid, log_softmax, mean_of, plural,
+                      probability_targets, signs_to_labels, soft_cross_entropy)
 
 REDUCTIONS = {"mean": "mean", "batchmean": "mean"}
 REDUCED = "per-example values, reduced by their mean (jnp.mean)"
@@ -79,27 +79,18 @@ def _focal(x, t, options):
 def _softmax_ce(tensors, options, reduction, dtype):
     """softmax_cross_entropy on probability targets (and on one-hot class indices when label
     smoothing asks for it), the labels smoothed by optax.smooth_labels."""
-    x, t = as_dtype(tensors[:2], _dtype(dtype))
-    conversions = []
-    if t.shape != x.shape:
-        c = x.shape[1] if x.ndim > 1 else x.shape[0]
+    x = as_dtype(tensors[:1], _dtype(dtype))[0]
+    if np.shape(tensors[1]) != x.shape:  # class indices with label smoothing
         idx = np.asarray(tensors[1], np.int64)
         ignore = options.get("ignore_index", -100)
         if np.any(idx == ignore):
             raise LossError(f"optax's softmax_cross_entropy has no ignored index, and the targets hold "
                             f"{int(np.sum(idx == ignore))} item(s) equal to --ignore-index {ignore}; with "
                             "--label-smoothing, optax cannot honour them.")
-        one_hot = np.eye(c, dtype=x.dtype)[idx]
-        t = np.moveaxis(one_hot, -1, 1) if x.ndim > 1 else one_hot
-        conversions.append("the class indices one-hot encoded, so that smooth_labels applies as torch's smoothing does")
-    if x.ndim > 2:
-        conversions.append("the class axis 1 moved last (optax's axis=-1)")
-    x, t = class_last(x), class_last(t)
     ls = options.get("label_smoothing", 0.0)
+    values, conversions = soft_cross_entropy(x, tensors[1], ls, "optax", "smooth_labels")
     if ls:
-        t = np.array(1 - ls, x.dtype) * t + np.array(ls, x.dtype) / np.array(x.shape[-1], x.dtype)
         conversions.append(f"labels smoothed by optax.smooth_labels(labels, {ls:g}), as --label-smoothing")
-    values = -np.sum(t * log_softmax(x, -1), axis=-1)
     return Outcome(mean_of(np.atleast_1d(values)), tuple(conversions), _x64(dtype))
 
 
@@ -152,19 +143,14 @@ def _kl(tensors, options, reduction, dtype):
 
 def _ctc(tensors, options, reduction, dtype):
     blank = int(options.get("blank", 0))
-    batch = ctc_batch(tensors, pad=0)
-    lp = np.asarray(batch.log_probs, _dtype(dtype))
+    batch = ctc_batch(tensors, _dtype(dtype))
+    lp = batch.log_probs
     conversions = list(batch.conversions) + [
         "logit_paddings = (t >= input_lengths), label_paddings = (s >= target_lengths)",
         f"blank_id={blank}",
         "the log-probabilities given as logits (optax takes log_softmax of them, which leaves them unchanged)"]
     per_seq = ctc_forward(lp, batch.labels, batch.input_lengths, batch.target_lengths, blank)
-    lines = infeasible_line("optax", per_seq)
-    if reduction == "mean":
-        lines += ("optax's per-sequence losses are not divided by their target lengths, as torch's 'mean' does",)
-    if lp.size and not np.allclose(np.logaddexp.reduce(lp, axis=-1), 0, atol=1e-4):
-        lines += ("log_probs are not log-softmaxed: optax normalises them (log_softmax), torch uses them as given",)
-    return Outcome(mean_of(per_seq), tuple(conversions), lines + _x64(dtype))
+    return Outcome(mean_of(per_seq), tuple(conversions), ctc_lines("optax", per_seq, lp, reduction) + _x64(dtype))
 
 
 # --- the data -----------------------------------------------------------------------------
@@ -174,6 +160,16 @@ def _eq(loss, function, takes, compute, differences=(), *, honours=(), conversio
     return Equivalent("optax", loss, f"optax.losses.{function}", args, takes, conversion, REDUCED,
                       tuple(differences), compute, honours, dict(REDUCTIONS), when, applies,
                       call or f"optax.losses.{function}(input, target).mean()")
+
+
+def _integer_labels(loss, takes, difference, **when):
+    """cross_entropy with class indices, and nll: both are optax's softmax cross-entropy with
+    integer labels (nll's log-probabilities pass its log_softmax unchanged), ignore_index a mask."""
+    return _eq(loss, "softmax_cross_entropy_with_integer_labels", takes, _integer_ce(takes == "log_probabilities"),
+               (difference, "an ignored item is masked with where= but still counted by the mean"),
+               honours=("ignore_index",), **when,
+               call="optax.losses.softmax_cross_entropy_with_integer_labels(input, target, "
+                    "where=target != ignore_index).mean()")
 
 
 EQUIVALENTS = (
@@ -205,42 +201,19 @@ EQUIVALENTS = (
         when="class-probability targets (or class indices with --label-smoothing)",
         applies=lambda ts, opts: probability_targets(ts) or bool(opts.get("label_smoothing")),
         call="optax.losses.softmax_cross_entropy(input, optax.smooth_labels(target, ls)).mean()"),
-    _eq("cross_entropy", "softmax_cross_entropy_with_integer_labels", "logits", _integer_ce(False),
-        ("no class weights; an ignored item is masked with where= but still counted by the mean",),
-        honours=("ignore_index",), when="class-index targets", applies=lambda ts, opts: index_targets(ts),
-        call="optax.losses.softmax_cross_entropy_with_integer_labels(input, target, where=target != ignore_index).mean()"),
-    _eq("nll", "softmax_cross_entropy_with_integer_labels", "log_probabilities", _integer_ce(True),
-        ("renormalises the log-probabilities (logsumexp), which log_softmax output passes unchanged",
-         "an ignored item is masked with where= but still counted by the mean"),
-        honours=("ignore_index",),
-        call="optax.losses.softmax_cross_entropy_with_integer_labels(input, target).mean()"),
+    _integer_labels("cross_entropy", "logits", "no class weights", when="class-index targets",
+                    applies=lambda ts, opts: index_targets(ts)),
+    _integer_labels("nll", "log_probabilities",
+                    "renormalises the log-probabilities (logsumexp), which log_softmax output passes unchanged"),
     _eq("kl_div", "kl_divergence", "log_probabilities", _kl,
         ("arguments (log_predictions, targets): torch's order, the prediction in log space",
          "kl_divergence_with_log_targets with --log-target",
          "sums over the last axis and the mean averages the rows: torch's 'batchmean' for 2-D inputs, not its 'mean'"),
         honours=("log_target",),
         call="optax.losses.kl_divergence(input, target).mean()  # _with_log_targets with --log-target"),
-    _eq("ctc", "ctc_loss", "logits", _ctc,
-        ("takes logits and applies log_softmax, which log-probabilities pass unchanged",
-         "lengths as padding masks: logit_paddings and label_paddings",
-         "one loss per sequence, not divided by target length",
-         "log 0 is approximated by log_epsilon = -1e5, so an impossible alignment costs about 1e5, not inf"),
-        honours=("blank",), args=("log_probs", "targets"),
-        conversion="log_probs (T, N, C) -> (N, T, C); lengths -> paddings",
-        call="optax.losses.ctc_loss(log_probs.transpose(1, 0, 2), logit_paddings, targets, label_paddings, "
-             "blank_id=blank).mean()"),
-)
-
-NEAR_MISSES = (
-    NearMiss("optax", "hinge_embedding", "optax.losses.hinge_loss",
-             "max(0, 1 - y·x); torch's hinge_embedding is x for y = 1 and max(0, margin - x) for y = -1"),
-    NearMiss("optax", "triplet_margin", "optax.losses.triplet_margin_loss",
-             "(Σ (a - p)^p + eps)^(1/p): eps added to the sum, not to the difference, and no absolute "
-             "value, so odd p differs"),
-    NearMiss("optax", "cosine_embedding", "optax.losses.cosine_distance",
-             "1 - cos(x, y) without target sign or margin: cosine_embedding only for y = 1"),
-    NearMiss("optax", "smooth_l1", "optax.losses.huber_loss",
-             "huber_loss(delta=β) is β · smooth_l1(β): the same only for β = 1 (use the huber loss)"),
-    NearMiss("optax", "dice", "optax.losses.dice_loss",
-             "a multi-class Dice over the class axis of logits or probabilities, not losscalc's per-sample soft Dice"),
+    ctc_equivalent(_eq, "ctc_loss", _ctc, ("lengths as padding masks: logit_paddings and label_paddings",
+                                            "one loss per sequence, not divided by target length"),
+                   "lengths -> paddings", args=("log_probs", "targets"),
+                   call="optax.losses.ctc_loss(log_probs.transpose(1, 0, 2), logit_paddings, targets, "
+                        "label_paddings, blank_id=blank).mean()"),
 )

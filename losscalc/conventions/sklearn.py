@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LossError
-from ._common import Equivalent, NearMiss, Outcome, as_dtype, class_last, plural, sigmoid, softmax
+from ._common import Equivalent, Outcome, as_dtype, class_last, plural, sigmoid, softmax
 
 
 def _dtype(dtype: str | None) -> str:
@@ -175,19 +175,4 @@ EQUIVALENTS = (
         (_EPS, "takes probabilities: it gets exp(input)", "no class weights"),
         reduced=REDUCED_LOG, reductions=_LOG_REDUCTIONS, conversion="exp(input)", honours=("ignore_index",),
         call="sklearn.metrics.log_loss(target, exp(input), labels=range(C))"),
-)
-
-NEAR_MISSES = (
-    NearMiss("sklearn", "hinge_embedding", "sklearn.metrics.hinge_loss",
-             "max(0, 1 - y·f), which no torch loss computes (hinge_embedding is x for y = 1 and "
-             "max(0, margin - x) for y = -1)"),
-    NearMiss("sklearn", "multi_margin", "sklearn.metrics.hinge_loss",
-             "the multi-class form is max(0, 1 + max_{j≠y} f_j - f_y), the largest violation only; "
-             "multi_margin sums every violation and divides by the class count"),
-    NearMiss("sklearn", "poisson_nll", "sklearn.metrics.mean_poisson_deviance",
-             "2 (y log(y/ŷ) - y + ŷ): twice the Poisson NLL plus terms of y alone, so not the same value"),
-    NearMiss("sklearn", "l1", "sklearn.metrics.mean_pinball_loss",
-             "alpha=0.5 gives half the mean absolute error"),
-    NearMiss("sklearn", "mse", "sklearn.metrics.brier_score_loss",
-             "mse of probabilities against 0/1 labels only, and refuses other inputs"),
 )
