@@ -310,59 +310,35 @@ _DISTANCE = Option("distance", str, "pairwise", "d(u, v): pairwise is the L2 dis
                    "the cosine similarity", one_of(*_DISTANCES))
 _TRIPLET = (Tensor("anchor"), Tensor("positive", help="should be close to the anchor"),
             Tensor("negative", help="should be far from the anchor"))
+_SIMILAR = Tensor("target", help="1 (similar) or -1 (dissimilar)")
+_SWAP = Option("swap", bool, False, "use min(d(a,n), d(p,n)) as the negative distance")
+
+
+def _like_torch(name, kernel, tensors, options, torch, short, example, **more) -> Loss:
+    """The entry of a loss that matches torch.nn.{torch}: found by that class's name, by the
+    functional's ({name}_loss) and by `short` too."""
+    return Loss(name, kernel, tensors, options, aliases=(torch, f"{name}_loss", short), torch=torch,
+                example=example, **more)
+
 
 LOSSES = [
-    Loss(
-        "margin_ranking",
-        margin_ranking,
-        (Tensor("input1"), Tensor("input2"), Tensor("target", help="1 or -1: which input should rank higher")),
-        (Option("margin", float, 0.0, "the margin by which input1 should exceed input2"),),
-        aliases=("MarginRankingLoss", "margin_ranking_loss", "ranking"),
-        torch="MarginRankingLoss",
-        example="0.8,0.2 0.3,0.6 1,-1",
-    ),
-    Loss(
-        "hinge_embedding",
-        hinge_embedding,
-        (Tensor("input", help="distances"), Tensor("target", help="1 (similar) or -1 (dissimilar)")),
-        (Option("margin", float, 1.0, "the distance dissimilar pairs should exceed"),),
-        aliases=("HingeEmbeddingLoss", "hinge_embedding_loss", "hinge"),
-        torch="HingeEmbeddingLoss",
-        example="0.3,1.5,0.2 1,-1,-1",
-    ),
-    Loss(
-        "cosine_embedding",
-        cosine_embedding,
-        (Tensor("input1"), Tensor("input2"), Tensor("target", help="1 (similar) or -1 (dissimilar)")),
-        (Option("margin", float, 0.0, "the cosine below which dissimilar pairs cost nothing (-1 to 1)"),),
-        layout="rows",
-        aliases=("CosineEmbeddingLoss", "cosine_embedding_loss", "cosine"),
-        torch="CosineEmbeddingLoss",
-        example="'[[0.3,0.5,0.7],[0.3,0.5,0.7]]' '[[0.1,0.3,0.5],[0.1,0.3,0.5]]' 1,-1",
-    ),
-    Loss(
-        "triplet_margin",
-        triplet_margin,
-        _TRIPLET,
-        (_TRIPLET_MARGIN,
-         Option("p", float, 2.0, "the norm of the pairwise distance"),
-         Option("eps", float, 1e-6, "added to the difference before the norm"),
-         Option("swap", bool, False, "use min(d(a,n), d(p,n)) as the negative distance")),
-        layout="rows",
-        aliases=("TripletMarginLoss", "triplet_margin_loss", "triplet"),
-        torch="TripletMarginLoss",
-        example="'[[0,0],[1,1]]' '[[0,1],[1,2]]' '[[2,0],[1,1.5]]' --margin 0.5",
-    ),
-    Loss(
-        "triplet_margin_with_distance",
-        triplet_margin_with_distance,
-        _TRIPLET,
-        (_DISTANCE, _TRIPLET_MARGIN,
-         Option("swap", bool, False, "use min(d(a,n), d(p,n)) as the negative distance")),
-        layout="rows",
-        aliases=("TripletMarginWithDistanceLoss", "triplet_margin_with_distance_loss", "triplet_distance"),
-        torch="TripletMarginWithDistanceLoss",
-        legacy=False,
-        example="--distance cosine '[[1,0],[0,1]]' '[[1,0.2],[0.1,1]]' '[[0,1],[1,0]]'",
-    ),
+    _like_torch("margin_ranking", margin_ranking,
+                (Tensor("input1"), Tensor("input2"), Tensor("target", help="1 or -1: which input should rank higher")),
+                (Option("margin", float, 0.0, "the margin by which input1 should exceed input2"),),
+                "MarginRankingLoss", "ranking", "0.8,0.2 0.3,0.6 1,-1"),
+    _like_torch("hinge_embedding", hinge_embedding, (Tensor("input", help="distances"), _SIMILAR),
+                (Option("margin", float, 1.0, "the distance dissimilar pairs should exceed"),),
+                "HingeEmbeddingLoss", "hinge", "0.3,1.5,0.2 1,-1,-1"),
+    _like_torch("cosine_embedding", cosine_embedding, (Tensor("input1"), Tensor("input2"), _SIMILAR),
+                (Option("margin", float, 0.0, "the cosine below which dissimilar pairs cost nothing (-1 to 1)"),),
+                "CosineEmbeddingLoss", "cosine",
+                "'[[0.3,0.5,0.7],[0.3,0.5,0.7]]' '[[0.1,0.3,0.5],[0.1,0.3,0.5]]' 1,-1", layout="rows"),
+    _like_torch("triplet_margin", triplet_margin, _TRIPLET,
+                (_TRIPLET_MARGIN, Option("p", float, 2.0, "the norm of the pairwise distance"),
+                 Option("eps", float, 1e-6, "added to the difference before the norm"), _SWAP),
+                "TripletMarginLoss", "triplet",
+                "'[[0,0],[1,1]]' '[[0,1],[1,2]]' '[[2,0],[1,1.5]]' --margin 0.5", layout="rows"),
+    _like_torch("triplet_margin_with_distance", triplet_margin_with_distance, _TRIPLET,
+                (_DISTANCE, _TRIPLET_MARGIN, _SWAP), "TripletMarginWithDistanceLoss", "triplet_distance",
+                "--distance cosine '[[1,0],[0,1]]' '[[1,0.2],[0.1,1]]' '[[0,1],[1,0]]'", layout="rows", legacy=False),
 ]
