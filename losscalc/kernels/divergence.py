@@ -60,6 +60,11 @@ def kl_div(input, target, *, log_target=False):
         input (*) of log-probabilities, target broadcastable with it (a warning when the
         shapes differ); output the broadcast shape, or () when reduced.
 
+    Args:
+        input: log-probabilities x_n (e.g. log_softmax output).
+        target: probabilities y_n, or log-probabilities with `log_target`.
+        log_target: the target is given as log-probabilities (default False).
+
     References:
         torch.nn.KLDivLoss, torch.nn.functional.kl_div;
         Kullback and Leibler, "On Information and Sufficiency", 1951

@@ -19,6 +19,11 @@ def margin_ranking(input1, input2, target, *, margin=0.0):
         input1, input2 and target of the same number of dimensions, broadcastable together
         ((N) or ()); output the broadcast shape, or () when reduced.
 
+    Args:
+        input1, input2: the scores x1_n and x2_n to rank.
+        target: y_n, 1 where input1 should rank higher, -1 where input2 should.
+        margin: by how much the higher input should exceed the other (default 0.0).
+
     References:
         torch.nn.MarginRankingLoss, torch.nn.functional.margin_ranking_loss
     """
@@ -51,6 +56,11 @@ def hinge_embedding(input, target, *, margin=1.0):
     Shape:
         input (*), target broadcastable with it; output the broadcast shape, or () when reduced.
 
+    Args:
+        input: x_n, typically distances between pairs.
+        target: y_n, 1 (similar pair) or -1 (dissimilar pair).
+        margin: the distance dissimilar pairs should exceed (default 1.0).
+
     References:
         torch.nn.HingeEmbeddingLoss, torch.nn.functional.hinge_embedding_loss
     """
@@ -69,7 +79,6 @@ def hinge_embedding(input, target, *, margin=1.0):
     return KernelOut(elements, {"max(0, margin-x)": hinge}, backward=backward)
 
 
-
 _COSINE_EPS = float(np.float32(1e-12))  # PyTorch's EPSILON, a C++ float constant
 
 
@@ -85,6 +94,11 @@ def cosine_embedding(input1, input2, target, *, margin=0.0):
     Shape:
         input1, input2 (N, D) with target (N), or (D) with a scalar target (); the inputs may
         broadcast against each other; output (N) or (), or () when reduced.
+
+    Args:
+        input1, input2: the vectors compared, along the last dimension.
+        target: y_n, 1 (similar) or -1 (dissimilar).
+        margin: the cosine below which dissimilar pairs cost nothing, from -1 to 1 (default 0.0).
 
     References:
         torch.nn.CosineEmbeddingLoss, torch.nn.functional.cosine_embedding_loss
@@ -153,7 +167,6 @@ def _pnorm(v: np.ndarray, p: float) -> np.ndarray:
     else:
         out = (a ** a.dtype.type(p)).sum(axis=-1) ** a.dtype.type(1 / p)
     return out.reshape(v.shape[:-1])
-
 
 
 def _pnorm_backward(g: np.ndarray, v: np.ndarray, norm: np.ndarray, p: float) -> np.ndarray | None:
@@ -272,6 +285,14 @@ def triplet_margin(anchor, positive, negative, *, margin=1.0, p=2.0, eps=1e-6, s
         anchor, positive, negative (N, D) or (D), with the same number of dimensions and
         broadcastable together; output (N) or (), or () when reduced. margin must be > 0.
 
+    Args:
+        anchor, positive, negative: a, p and n; the positive should be closer to the anchor
+            than the negative, by `margin`.
+        margin: how much closer the positive should be, greater than 0 (default 1.0).
+        p: the norm of the pairwise distance (default 2.0).
+        eps: added to the difference before the norm (default 1e-6).
+        swap: use min(d(a,n), d(p,n)) as the negative distance (default False).
+
     References:
         torch.nn.TripletMarginLoss, torch.nn.functional.triplet_margin_loss
     """
@@ -296,6 +317,13 @@ def triplet_margin_with_distance(anchor, positive, negative, *, distance="pairwi
         anchor, positive, negative (N, D) (pairwise also takes (D)), with the same number of
         dimensions and broadcastable together; output (N) or (), or () when reduced.
         margin must be > 0.
+
+    Args:
+        anchor, positive, negative: a, p and n, as for triplet_margin.
+        distance: d(u, v), "pairwise" (the L2 distance, eps 1e-6) or "cosine" (1 - the cosine
+            similarity) (default "pairwise").
+        margin: how much closer the positive should be, greater than 0 (default 1.0).
+        swap: use min(d(a,n), d(p,n)) as the negative distance (default False).
 
     References:
         torch.nn.TripletMarginWithDistanceLoss, torch.nn.functional.triplet_margin_with_distance_loss

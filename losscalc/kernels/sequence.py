@@ -42,6 +42,14 @@ def ctc(log_probs, targets, input_lengths, target_lengths, *, blank=0, zero_infi
         input_lengths and target_lengths (N), or () / (1) unbatched;
         output (N), or () unbatched or reduced.
 
+    Args:
+        log_probs: log-softmaxed class scores per frame, (T, N, C) or (T, C).
+        targets: the label sequences, padded (N, S) or concatenated 1-D (class indices).
+        input_lengths: T_n, the frames used per sample.
+        target_lengths: S_n, the labels per sample.
+        blank: the class index of the blank (default 0).
+        zero_infinity: give 0 instead of inf where no alignment exists (default False).
+
     References:
         torch.nn.CTCLoss, torch.nn.functional.ctc_loss;
         Graves et al., "Connectionist Temporal Classification", ICML 2006.
