@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from rich.cells import cell_len
 
-from losscalc import docs
+from losscalc import docs, generate
 from losscalc.cli import cli
 from losscalc.commands import make_command
 from losscalc.registry import losses
@@ -36,8 +36,8 @@ def run(*args, env=None, **kwargs):
 
 def test_readme_table_is_generated_from_the_registry():
     text = README.read_text(encoding="utf-8")
-    assert docs.with_table(text) == text, (
-        "the table of losses in README.md is out of date: run `python -m losscalc.docs --readme`"
+    assert generate.with_table(text) == text, (
+        "the table of losses in README.md is out of date: run `python -m losscalc.generate --readme`"
     )
     for name in NAMES:
         assert f"| `{name}` |" in text
@@ -45,10 +45,10 @@ def test_readme_table_is_generated_from_the_registry():
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_committed_completion_scripts_are_what_the_application_generates(shell):
-    name = docs.COMPLETION_FILES[shell]
+    name = generate.COMPLETION_FILES[shell]
     committed = (ROOT / "completions" / name).read_text(encoding="utf-8")
-    fix = "run `python -m losscalc.docs --completions`"
-    assert committed == docs.completion_files()[name], f"completions/{name} is out of date: {fix}"
+    fix = "run `python -m losscalc.generate --completions`"
+    assert committed == generate.completion_files()[name], f"completions/{name} is out of date: {fix}"
     assert run("completion", shell).stdout == committed
     # click's own entry point prints the same script
     r = CliRunner().invoke(cli, [], prog_name="losscalc", env={"_LOSSCALC_COMPLETE": f"{shell}_source"},
