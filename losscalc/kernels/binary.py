@@ -117,7 +117,8 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
     check_same_shape(input, target, "input", "target", _SAME)
     w = _expand(weight, input.shape, "--weight")
     pw = _expand(pos_weight, input.shape, "--pos-weight")
-    outside = (target < 0) | (target > 1)
+    outside = (target < 0) | (target > 1) if target.size and not (target.min() >= 0 and target.max() <= 1) \
+        else np.zeros(1, bool)  # (min and max: two passes where the values are fine; NaN is not outside)
     if outside.any():
         warn(
             f"target holds {int(outside.sum())} value(s) outside [0, 1]; bce_with_logits expects "
@@ -129,7 +130,9 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
         factor = (pw - 1) * target + 1
         terms["1+(p-1)y"] = factor
         log_sig = log_sig * factor
-    elements = (1 - target) * input - log_sig
+    elements = np.subtract(1, target, out=np.empty_like(input))  # (1 - y) x - log σ(x) [· (1 + (p - 1) y)]
+    np.multiply(elements, input, out=elements)
+    np.subtract(elements, log_sig, out=elements)
 
     def backward(g):
         """PyTorch's binary_cross_entropy_with_logits_backward and its target backward:

@@ -10,7 +10,9 @@ import numpy as np
 def log_sigmoid(x: np.ndarray) -> np.ndarray:
     """log σ(x) = min(x, 0) - log(1 + exp(-|x|)): finite for large |x|, where log(1 / (1 + exp(-x)))
     overflows (PyTorch's log_sigmoid computes the same expression)."""
-    return np.minimum(x, 0) - np.log1p(np.exp(-np.abs(x)))
+    tail = np.abs(x, out=np.empty_like(x))  # log(1 + exp(-|x|)), in one array
+    np.log1p(np.exp(np.negative(tail, out=tail), out=tail), out=tail)
+    return np.subtract(np.minimum(x, 0, out=np.empty_like(x)), tail, out=tail)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -26,5 +28,7 @@ def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     needs that (kl_div's backward) says so where it calls this. xlogy(x, x / y) is SciPy's
     rel_entr(x, y) for x, y >= 0 (0 where x = 0, also at 0 / 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        product = x * np.log(y)
-    return np.where(x == 0, np.zeros((), product.dtype), product)
+        product = np.multiply(x, np.log(y), out=np.empty(np.broadcast_shapes(np.shape(x), np.shape(y)),
+                                                         np.result_type(x, y)))
+    product[np.broadcast_to(x == 0, product.shape)] = 0
+    return product
