@@ -298,6 +298,12 @@ def stray_writes(lat, seen, nll, zeroed, frames):
     exp(x) to the finished gradient v: the entry becomes log(exp(v) + Σ exp(x)).
     Returns the early writes that count, (offsets, alpha + beta, sample m), and a function that
     applies the late writes to the finished gradient (flat).
+    
+    Why this is reproduced rather than refused: losscalc's contract is PyTorch's number for
+    every input PyTorch accepts, and PyTorch accepts these labels (on a contiguous tensor) and
+    returns a loss and a gradient; a user comparing against a training run that had such a
+    label must be able to see that number, with the warning (sequence._warn_labels) saying it is
+    meaningless and why. Labels that would make PyTorch read outside log_probs are refused.
     """
     N, C, NC = lat.N, lat.C, lat.stride
     il, tl = np.empty_like(lat.il), np.empty_like(lat.tl)

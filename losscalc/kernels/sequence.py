@@ -371,7 +371,9 @@ LOSSES = [
             "length (at least 1), then those are averaged over the batch; use --reduction sum for the total.",
             "log_probs must be log_softmax output over the classes (T, N, C: time first); raw logits or "
             "probabilities are computed without complaint by PyTorch and give a meaningless loss.",
-            "the blank is class 0 by default; target labels must not use it, and must be below C.",
+            "the blank is class 0 by default; target labels must not use it, and must be below C. PyTorch "
+            "does not check: a label of C or more reads another sample's log-probabilities, and losscalc "
+            "gives that same (meaningless) number with a warning; one that would read outside log_probs exits 2.",
             "a target needs one frame per label plus one per repeated pair (\"1 1\" needs a blank between); "
             "shorter inputs give inf (or 0 with --zero-infinity).",
         ),
