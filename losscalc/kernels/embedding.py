@@ -68,8 +68,11 @@ def hinge_embedding(input, target, *, margin=1.0):
     warn_unless_pm1(target, "target", "hinge_embedding", batch_axis_of(target, input))
     x, y = broadcast({"input": input, "target": target})
     zero = np.zeros((), x.dtype)
-    hinge = np.maximum(margin - x, 0)
-    elements = np.where(y != 1, hinge, zero) + np.where(y != -1, x, zero)
+    hinge = np.subtract(x.dtype.type(margin), x, out=np.empty_like(x))
+    np.maximum(hinge, 0, out=hinge)
+    # the hinge where y != 1, plus x where y != -1 (both for a y that is neither), in one array
+    elements = np.where(y != 1, hinge, zero)
+    np.add(elements, x, out=elements, where=y != -1)
 
     def backward(g):
         """∂l/∂x = 1 where y != -1, minus 1 where y != 1 and margin - x >= 0 (clamp_min's backward

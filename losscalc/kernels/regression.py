@@ -204,9 +204,9 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
     warn_if_broadcast(input, target, torch_warns=False)
     x, y = broadcast({"input": input, "target": target})
     if log_input:
-        rate = np.exp(x)
-        elements = rate - y * x
-        terms = {"exp(x)": rate, "y·x": y * x}
+        elements = np.exp(x, out=np.empty(np.broadcast_shapes(x.shape, y.shape), x.dtype))  # exp(x) - y·x, in place
+        np.subtract(elements, np.multiply(y, x), out=elements)
+        terms = {"exp(x)": lambda: np.exp(x), "y·x": lambda: y * x}
     else:
         if (input < 0).any():
             warn(
