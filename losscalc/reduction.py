@@ -62,6 +62,15 @@ class KernelOut:
     shown_inputs: tuple[str, ...] | None = None
     backward: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
+    def slim(self) -> "KernelOut":
+        """This output without its arrays: the elements' shape and dtype kept (a view of one
+        number), the labels and counts kept, for a consumer that has the partials already."""
+        from dataclasses import replace
+
+        e = self.elements
+        return replace(self, elements=np.broadcast_to(np.zeros((), e.dtype), e.shape), terms={},
+                       mean_divisor=None, weights=None, backward=None)
+
 
 @dataclass
 class Partials:

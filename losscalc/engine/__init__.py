@@ -280,7 +280,8 @@ class _Run:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                for chunk, out, part, arrays in run_chunks(self.plan, self.threads, self.progress):
+                slim = not (self.sinks or self.views is not None or self.keep or self.plan.whole)
+                for chunk, out, part, arrays in run_chunks(self.plan, self.threads, self.progress, slim):
                     self.take(chunk, out, part, arrays)
                     self.said.add(caught)
                     caught.clear()
@@ -314,8 +315,8 @@ class _Run:
             self.elements, self.first = out.elements, (out, arrays)
         elif self.elements is not None:
             self.elements.reshape(-1)[start:start + out.elements.size] = out.elements.reshape(-1)
-        if not np.isfinite(part.total):
-            _nonfinite(self.counts, arrays, self.cut)
+        if not np.isfinite(part.total):  # (a slim chunk's arrays are read again: a rare case)
+            _nonfinite(self.counts, self.plan.arrays(chunk) if arrays is None else arrays, self.cut)
         self.partials = self.partials.add(part)
         for sink in self.sinks:
             sink.add(start, out.elements)

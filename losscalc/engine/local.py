@@ -41,9 +41,13 @@ def keep_freed_memory() -> None:
         pass
 
 
-def run_chunks(plan, threads: int | None = None, progress=None):
-    """Yield (chunk, out, partials, arrays) for every chunk of `plan`, in order."""
+def run_chunks(plan, threads: int | None = None, progress=None, slim: bool = False):
+    """Yield (chunk, out, partials, arrays) for every chunk of `plan`, in order. `slim`: the
+    consumer needs the partials alone (a mean or sum with no sink and no view), so each chunk's
+    elements, terms and arrays are let go on its thread, not kept while it waits its turn."""
     threads = threads or default_threads()
+    if slim:
+        plan = _Slim(plan)
     if len(plan) > 1:
         keep_freed_memory()
     if threads == 1 or len(plan) == 1:
@@ -75,3 +79,17 @@ def run_chunks(plan, threads: int | None = None, progress=None):
         for _, future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Slim:
+    """A plan whose chunks give back their partials and the shape of their elements only."""
+
+    def __init__(self, plan):
+        self.plan, self.chunks = plan, plan.chunks
+
+    def __len__(self):
+        return len(self.chunks)
+
+    def run(self, chunk):
+        out, partials, _ = self.plan.run(chunk)
+        return out.slim(), partials, None

@@ -52,3 +52,19 @@ def test_json_elements_are_bounded_and_output_streams(tmp_path):
         got = json.loads(path.read_text()) if suffix == "json" else np.loadtxt(path, delimiter=",")
         np.testing.assert_array_equal(np.asarray(got), expected)
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".losscalc-")]
+
+
+def test_a_mean_lets_each_chunk_go_and_still_counts_its_nan(monkeypatch):
+    """A mean with no sink and no view takes its chunks slim (partials only, engine/local.py);
+    a chunk whose sum is not finite has its arrays read again for the NaN count."""
+    import warnings
+
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "10")
+    x, y = np.arange(100.0), np.zeros(100)
+    x[[37, 38]], x[91] = np.nan, np.inf
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = compute("mse", x, y, threads=2)
+    assert len(r.plan) == 10 and np.isnan(r.value)
+    assert any("2 NaN and 1 infinite" in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert r.elements[37] != r.elements[37] and r.elements[5] == 25.0  # made on demand, in full
