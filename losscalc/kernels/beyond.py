@@ -330,86 +330,50 @@ def dice(input, target, *, smooth=1.0):
 _PQ = (Tensor("p", help="probabilities, in rows along the last dimension"),
        Tensor("q", help="probabilities, the same shape as p"))
 
+def _beyond(name, kernel, tensors, options, reference, aliases, example, pitfalls, layout="elementwise") -> Loss:
+    """The entry of a loss PyTorch lacks: checked against `reference` instead, and without the
+    legacy size_average/reduce flags, which only PyTorch's own losses have."""
+    return Loss(name, kernel, tensors, options, layout=layout, reference=reference, aliases=aliases, legacy=False,
+                example=example, pitfalls=pitfalls)
+
+
 LOSSES = [
-    Loss(
-        "js_div", js_div, _PQ,
-        reference="scipy.spatial.distance.jensenshannon (squared)",
-        layout="rows",
-        aliases=("jensen_shannon", "jensenshannon", "js_divergence", "jsd"),
-        legacy=False,
-        example="\"0.7,0.2,0.1;0.1,0.2,0.7\" \"0.6,0.3,0.1;0.3,0.3,0.4\"",
-        pitfalls=(
-            "this is the divergence, the square of scipy.spatial.distance.jensenshannon (a distance), in nats.",
-            "rows are used as given: SciPy divides each row by its sum first; losscalc warns instead.",
-        ),
-    ),
-    Loss(
-        "wasserstein", wasserstein,
-        (Tensor("u_values", help="samples of the first distribution"),
-         Tensor("v_values", help="samples of the second distribution")),
-        (
-            Option("u_weights", "tensor", None, "a weight per u sample (or a histogram's masses); normalised per row"),
-            Option("v_weights", "tensor", None, "a weight per v sample (or a histogram's masses); normalised per row"),
-        ),
-        layout="rows",
-        reference="scipy.stats.wasserstein_distance",
-        aliases=("wasserstein_distance", "earth_mover", "earth_movers_distance", "emd", "wasserstein1"),
-        legacy=False,
-        example="--u-weights 1.4,0.9,3.1,7.2 --v-weights 3.2,3.5 3.4,3.9,7.5,7.8 4.5,1.4",
-        pitfalls=(
-            "2-D tensors are rows of separate distributions, not one distribution of vectors.",
-            "histograms: pass the bin centres as the values of both and the masses as the weights.",
-        ),
-    ),
-    Loss(
-        "entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),), layout="rows",
-        reference="scipy.stats.entropy",
-        aliases=("shannon_entropy",),
-        legacy=False,
-        example="\"0.5,0.25,0.25;0.9,0.05,0.05\"",
-        pitfalls=(
-            "base e (nats): divide by log 2 for bits.",
-            "rows are used as given: scipy.stats.entropy divides each row by its sum first; losscalc warns instead.",
-        ),
-    ),
-    Loss(
-        "sigmoid_focal", sigmoid_focal,
-        (Tensor("input", help="logits (any real numbers)"), Tensor("target", help="labels 0 or 1")),
-        (
-            Option("alpha", float, 0.25, "the positive class's weight (negatives get 1 - alpha); negative: no weighting"),
-            Option("gamma", float, 2.0, "the focusing exponent on (1 - p_t); 0 with a negative alpha is bce_with_logits"),
-        ),
-        reference="torchvision.ops.sigmoid_focal_loss",
-        aliases=("sigmoid_focal_loss", "focal", "focal_loss"),
-        legacy=False,
-        example="2.0,-1.0,0.5,-3.0 1,0,0,1",
-        pitfalls=(
-            "the input is logits, not probabilities, as for bce_with_logits.",
-            "--alpha 0.25 weights the positive class (target 1) by 0.25 and the negative by 0.75.",
-        ),
-    ),
-    Loss(
-        "log_cosh", log_cosh,
-        (Tensor("input", help="predictions"), Tensor("target", help="true values")),
-        reference="keras.losses.LogCosh",
-        aliases=("logcosh", "log_cosh_loss"),
-        legacy=False,
-        example="1,2,3 1.5,2,5",
-        pitfalls=("Keras's log_cosh takes (y_true, y_pred) and averages over the last axis; "
-                  "losscalc takes (input, target), PyTorch's order, and gives every element.",),
-    ),
-    Loss(
-        "dice", dice,
-        (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
-        (_SMOOTH,),
-        layout="rows",
-        reference="the soft Dice loss of V-Net (Milletari et al., 2016)",
-        aliases=("dice_loss", "soft_dice", "DiceLoss"),
-        legacy=False,
-        example="\"0.9,0.8,0.1;0.2,0.1,0.7\" \"1,1,0;0,0,1\"",
-        pitfalls=(
-            "the first dimension is the batch: (N, C) is N samples of C values; a 1-D input is one sample.",
-            "with --smooth 0, an empty prediction against an empty target is 0/0 = nan.",
-        ),
-    ),
+    _beyond("js_div", js_div, _PQ, (), "scipy.spatial.distance.jensenshannon (squared)",
+            ("jensen_shannon", "jensenshannon", "js_divergence", "jsd"),
+            "\"0.7,0.2,0.1;0.1,0.2,0.7\" \"0.6,0.3,0.1;0.3,0.3,0.4\"",
+            ("this is the divergence, the square of scipy.spatial.distance.jensenshannon (a distance), in nats.",
+             "rows are used as given: SciPy divides each row by its sum first; losscalc warns instead."), "rows"),
+    _beyond("wasserstein", wasserstein,
+            (Tensor("u_values", help="samples of the first distribution"),
+             Tensor("v_values", help="samples of the second distribution")),
+            (Option("u_weights", "tensor", None, "a weight per u sample (or a histogram's masses); normalised per row"),
+             Option("v_weights", "tensor", None, "a weight per v sample (or a histogram's masses); normalised per row")),
+            "scipy.stats.wasserstein_distance",
+            ("wasserstein_distance", "earth_mover", "earth_movers_distance", "emd", "wasserstein1"),
+            "--u-weights 1.4,0.9,3.1,7.2 --v-weights 3.2,3.5 3.4,3.9,7.5,7.8 4.5,1.4",
+            ("2-D tensors are rows of separate distributions, not one distribution of vectors.",
+             "histograms: pass the bin centres as the values of both and the masses as the weights."), "rows"),
+    _beyond("entropy", entropy, (Tensor("p", help="probabilities, in rows along the last dimension"),), (),
+            "scipy.stats.entropy", ("shannon_entropy",), "\"0.5,0.25,0.25;0.9,0.05,0.05\"",
+            ("base e (nats): divide by log 2 for bits.",
+             "rows are used as given: scipy.stats.entropy divides each row by its sum first; losscalc warns instead."),
+            "rows"),
+    _beyond("sigmoid_focal", sigmoid_focal,
+            (Tensor("input", help="logits (any real numbers)"), Tensor("target", help="labels 0 or 1")),
+            (Option("alpha", float, 0.25, "the positive class's weight (negatives get 1 - alpha); negative: no weighting"),
+             Option("gamma", float, 2.0, "the focusing exponent on (1 - p_t); 0 with a negative alpha is bce_with_logits")),
+            "torchvision.ops.sigmoid_focal_loss", ("sigmoid_focal_loss", "focal", "focal_loss"),
+            "2.0,-1.0,0.5,-3.0 1,0,0,1",
+            ("the input is logits, not probabilities, as for bce_with_logits.",
+             "--alpha 0.25 weights the positive class (target 1) by 0.25 and the negative by 0.75.")),
+    _beyond("log_cosh", log_cosh, (Tensor("input", help="predictions"), Tensor("target", help="true values")), (),
+            "keras.losses.LogCosh", ("logcosh", "log_cosh_loss"), "1,2,3 1.5,2,5",
+            ("Keras's log_cosh takes (y_true, y_pred) and averages over the last axis; "
+             "losscalc takes (input, target), PyTorch's order, and gives every element.",)),
+    _beyond("dice", dice,
+            (Tensor("input", help="probabilities (sigmoid or softmax output)"), Tensor("target", help="0 or 1 masks")),
+            (_SMOOTH,), "the soft Dice loss of V-Net (Milletari et al., 2016)", ("dice_loss", "soft_dice", "DiceLoss"),
+            "\"0.9,0.8,0.1;0.2,0.1,0.7\" \"1,1,0;0,0,1\"",
+            ("the first dimension is the batch: (N, C) is N samples of C values; a 1-D input is one sample.",
+             "with --smooth 0, an empty prediction against an empty target is 0/0 = nan."), "rows"),
 ]
