@@ -9,6 +9,7 @@ import copy
 import numpy as np
 
 from ..errors import LossError
+from ..kernels.common import CHUNK_ITEMS
 from ..views import Groups, Summary, TopK
 
 
@@ -48,9 +49,15 @@ class Views:
 
     def chunk_summary(self, out) -> Summary:
         """The summary of one chunk, made on the thread that ran it (Plan.after); `take`
-        merges the chunks' summaries in chunk order."""
-        part = Summary()
-        part.add(out.elements.reshape(-1))
+        merges the chunks' summaries in chunk order. Where the whole run has more elements than
+        the summary keeps exact (the chunk's count times the run's items over the chunk's), the
+        chunk goes into its sketch here, so the sorting is done on the worker threads too."""
+        e = out.elements.reshape(-1)
+        items = CHUNK_ITEMS.get()
+        total = e.size * items[1] / max(items[0], 1) if items else e.size
+        s = self.summary
+        part = Summary(s.exact_limit if total <= s.exact_limit else 0, s.sketch.k, s.max_bins)
+        part.add(e)
         return part
 
     def take(self, plan, chunk, start: int, out, arrays) -> None:

@@ -329,8 +329,11 @@ class Summary:
         self.log.merge(other.log)
         if other.values is not None:
             self._keep(list(other.values))
-        else:  # the other is past the limit, so now is this one: flush, then add sketches
-            self._keep([])
+        else:  # the other is sketched, so now is this one: its kept values to the sketch, then merge
+            if self.values is not None:
+                kept, self.values = self.values, None
+                for a in kept:
+                    self.sketch.add(a)
             self.sketch.merge(other.sketch)
         return self
 

@@ -209,3 +209,37 @@ def test_histogram_extremes(x):
     whole = feed_summary(x, [(0, x.size)])
     assert out["histogram"] == whole["histogram"]
     assert [out["summary"][k] for k in ("min", "max", "p50")] == [whole["summary"][k] for k in ("min", "max", "p50")]
+
+
+def test_an_exact_summary_merging_a_sketched_one_becomes_sketched():
+    """The engine's worker threads sketch their chunks when the run holds more elements than
+    the exact limit (engine/views.py chunk_summary): the summary they are merged into, still
+    exact, hands its kept values to its sketch, and the rank error bound holds."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal(300_000)
+    whole = Summary(sketch_k=1024)
+    whole.add(x[:1000])  # kept exact so far
+    for s in range(1000, x.size, 50_000):
+        part = Summary(0, 1024)  # exact_limit 0: sketched at once, as a worker's chunk
+        part.add(x[s:s + 50_000])
+        whole.merge(part)
+    out = whole.finish()["summary"]
+    assert out["quantiles_exact"] is False and out["count"] == x.size and 0 < out["rank_error"]
+    for name, p in QUANTILES:
+        assert rank_error(x, out[name], p * (x.size - 1)) <= out["rank_error"], name
+
+
+def test_the_engine_sketches_on_its_workers_past_the_exact_limit(monkeypatch):
+    """A run of more elements than the summary keeps exact: each chunk is sketched where it
+    ran, the merged estimate keeps its bound, and the result is the same on 1 and 2 threads."""
+    from losscalc import compute
+
+    monkeypatch.setattr(Summary.__init__, "__defaults__", (5_000, 512, 20))  # exact limit, k, bins
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "4000")
+    x = np.random.default_rng(11).standard_normal(60_000)
+    runs = [compute("l1", x, np.zeros_like(x), summary=True, threads=t).views for t in (1, 2)]
+    assert runs[0] == runs[1]
+    out = runs[0]["summary"]
+    assert out["quantiles_exact"] is False and out["count"] == x.size
+    for name, p in QUANTILES:
+        assert rank_error(np.abs(x), out[name], p * (x.size - 1)) <= out["rank_error"], name
