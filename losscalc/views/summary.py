@@ -132,7 +132,8 @@ class QuantileSketch:
 
 def _floor_div_pow2(x: np.ndarray, e: int) -> np.ndarray:
     """floor(x / 2**e) as int64, exact (e is never below the ulp of the largest |x|)."""
-    return np.floor(np.ldexp(x, -e)).astype(np.int64)
+    scaled = np.ldexp(x, -e, out=np.empty(np.shape(x)))
+    return np.floor(scaled, out=scaled).astype(np.int64)
 
 
 class _LinearHistogram:
@@ -164,10 +165,10 @@ class _LinearHistogram:
         counts += other_counts(e, j0, j1)
         self.e, self.j0, self.counts = e, j0, counts
 
-    def add(self, x: np.ndarray) -> None:
+    def add(self, x: np.ndarray, lo: float, hi: float) -> None:
+        """The finite values x, whose min and max are lo and hi."""
         if not x.size:
             return
-        lo, hi = float(x.min()), float(x.max())
         top = max(abs(lo), abs(hi))
         e = max(math.frexp(top)[1] - 53, -1074) if top else -1074
         span = hi / 2 - lo / 2
@@ -294,28 +295,40 @@ class Summary:
             self.sketch.add(a)
 
     def add(self, elements) -> None:
+        """One chunk. Its min and max come first: both finite means every value is (NaN makes
+        min NaN), and the usual losses are all >= 0 or all > 0, which spares the masks."""
         x = np.asarray(elements, dtype=np.float64).reshape(-1)
         self.count += x.size
-        finite = np.isfinite(x)
-        if not finite.all():
-            nan = np.isnan(x)
-            self.nan += int(np.count_nonzero(nan))
+        if not x.size:
+            return
+        lo, hi = x.min(), x.max()
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            finite = np.isfinite(x)
+            self.nan += int(np.count_nonzero(np.isnan(x)))
             self.posinf += int(np.count_nonzero(x == np.inf))
             self.neginf += int(np.count_nonzero(x == -np.inf))
             x = x[finite]
-        if not x.size:
-            return
+            if not x.size:
+                return
+            lo, hi = x.min(), x.max()
         x = x + 0.0  # a copy of our own, with -0.0 made 0.0: the results then never depend on the order
-        self.min = min(self.min, float(x.min()))
-        self.max = max(self.max, float(x.max()))
-        positive = x[x > 0]
-        self.zeros += int(np.count_nonzero(x == 0))
+        lo, hi = float(lo) + 0.0, float(hi) + 0.0
+        self.min, self.max = min(self.min, lo), max(self.max, hi)
+        if lo > 0:
+            positive = x
+        elif hi <= 0:
+            positive = x[:0]
+            self.zeros += int(np.count_nonzero(x == 0))
+        else:
+            zeros = int(np.count_nonzero(x == 0))
+            self.zeros += zeros
+            positive = x if lo == 0 and not zeros else x[x > 0]
         if positive.size:
-            self.min_positive = min(self.min_positive, float(positive.min()))
+            self.min_positive = min(self.min_positive, lo if positive is x else float(positive.min()))
         with np.errstate(over="ignore", invalid="ignore"):  # near the float64 limits: inf, as NumPy
             mean = float(x.mean())
             self._moments(x.size, mean, float(np.square(x - mean).sum()))
-        self.linear.add(x)
+        self.linear.add(x, lo, hi)
         self.log.add(positive)
         self._keep([x])
 
