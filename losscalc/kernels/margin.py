@@ -295,13 +295,22 @@ def _soft_margin_backward(x, t, weight, axis, c):
 
     def backward(g):
         ge = np.expand_dims(np.asarray(g, dt), axis) / dt.type(c)
-        if weight is not None:
-            ge = ge * weight
-        e = np.exp(-np.abs(x))
-        sig = np.where(x >= 0, 1, e) / (1 + e)  # σ(x) and σ(-x) without overflow
-        sig_neg = np.where(x >= 0, e, 1) / (1 + e)
-        one = dt.type(1)
-        return {"input": ge * ((one - t) * sig - t * sig_neg), "target": ge * -x}
+        gx, gt = np.empty(x.shape, dt), np.empty(x.shape, dt)
+        blocks = [slice(None)]  # by blocks of rows when the classes are not axis 0: temporaries of a block's size
+        if axis and x.shape[0]:
+            rows = max(1, CHUNK // max(1, math.prod(x.shape[1:])))
+            blocks = [slice(r0, min(r0 + rows, x.shape[0])) for r0 in range(0, x.shape[0], rows)]
+        for r in blocks:
+            xb, tb, s = x[r], t[r], ge[r] if axis else ge
+            if weight is not None:
+                s = s * weight[r]
+            e = np.exp(-np.abs(xb))
+            sig = np.where(xb >= 0, 1, e) / (1 + e)  # σ(x) and σ(-x) without overflow
+            sig_neg = np.where(xb >= 0, e, 1) / (1 + e)
+            one = dt.type(1)
+            np.multiply(s, (one - tb) * sig - tb * sig_neg, out=gx[r])
+            np.multiply(s, -xb, out=gt[r])
+        return {"input": gx, "target": gt}
 
     return backward
 
