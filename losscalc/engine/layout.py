@@ -76,9 +76,15 @@ def gaussian_nll(shapes: dict[str, tuple], tensors) -> Split | None:
     return split if not var else None  # a scalar var goes whole; any other shape, the kernel judges whole
 
 
+CTC_WIDER = 4  # a CTC chunk holds this many times the others' elements (see ctc)
+
+
 def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     """log_probs (T, N, C) cut along N (axis 1), the lengths and padded targets along axis 0;
-    concatenated targets by the running sum of the target lengths."""
+    concatenated targets by the running sum of the target lengths. The lattice loops over the
+    frames, and each frame's NumPy calls cost about the same however many samples the chunk
+    holds, so a chunk holds CTC_WIDER times the usual log-probabilities (T=1000, N=800, C=50
+    float32: 0.75 s from 2.2 s; 32 MiB of new memory from 8)."""
     lp = shapes["log_probs"]
     if len(lp) != 3:
         return None
@@ -91,7 +97,7 @@ def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
         return None  # PyTorch reads a label >= C from the next samples' memory: only the whole batch says what
     targets = shapes["targets"]
     if len(targets) == 2 and targets[0] == n:
-        return Split(n, lp[0] * lp[2], {**axes, "targets": 0})
+        return Split(n, max(1, lp[0] * lp[2] // CTC_WIDER), {**axes, "targets": 0})
     if len(targets) != 1:
         return None
     lengths = np.asarray(tensors["target_lengths"])
@@ -100,7 +106,7 @@ def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     ends = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
     if ends[-1] != targets[0]:
         return None
-    return Split(n, lp[0] * lp[2], axes, {"targets": lambda a, b: (int(ends[a]), int(ends[b]))})
+    return Split(n, max(1, lp[0] * lp[2] // CTC_WIDER), axes, {"targets": lambda a, b: (int(ends[a]), int(ends[b]))})
 
 
 def whole(shapes, tensors) -> None:
