@@ -180,7 +180,14 @@ def _check_unique(entries) -> None:
 
 
 def lookup_table() -> dict[str, Loss]:
-    return {normalise(n): loss for loss in losses() for n in _names(loss)}
+    """Every name and alias, normalised, to its loss: made once."""
+    global _TABLE
+    if _TABLE is None:
+        _TABLE = {normalise(n): loss for loss in losses() for n in _names(loss)}
+    return _TABLE
+
+
+_TABLE: dict[str, Loss] | None = None
 
 
 def find(name: str) -> Loss:
