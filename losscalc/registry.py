@@ -180,14 +180,15 @@ def _check_unique(entries) -> None:
 
 
 def lookup_table() -> dict[str, Loss]:
-    """Every name and alias, normalised, to its loss: made once."""
+    """Every name and alias, normalised, to its loss: made once for the registry's entries."""
     global _TABLE
-    if _TABLE is None:
-        _TABLE = {normalise(n): loss for loss in losses() for n in _names(loss)}
-    return _TABLE
+    entries = losses()
+    if _TABLE is None or _TABLE[0] is not entries:
+        _TABLE = (entries, {normalise(n): loss for loss in entries for n in _names(loss)})
+    return _TABLE[1]
 
 
-_TABLE: dict[str, Loss] | None = None
+_TABLE: tuple[tuple[Loss, ...], dict[str, Loss]] | None = None
 
 
 def find(name: str) -> Loss:
