@@ -400,3 +400,17 @@ def test_a_value_call_imports_nothing_heavy():
     modules = [line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")]
     heavy = [m for m in modules if m.split(".")[0] == "rich" or m in ("losscalc.docs", "click.shell_completion")]
     assert heavy == []
+
+
+def test_every_kernel_docstring_names_each_parameter_in_its_args_section():
+    """Issue 10: help(losscalc.kernels.regression.huber) documents `weight`, and so on: every
+    registered kernel's docstring has an Args section with a line for each of its parameters,
+    tensors and options alike, and for nothing else."""
+    import inspect
+
+    for loss in losses():
+        args = loss.section("Args")
+        named = {n for line in args.splitlines() if not line.startswith(" ") and ":" in line
+                 for n in line.split(":")[0].split(", ")}
+        params = set(inspect.signature(loss.kernel).parameters)
+        assert named == params, (loss.name, sorted(params - named), sorted(named - params))

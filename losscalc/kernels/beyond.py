@@ -62,6 +62,10 @@ def js_div(p, q):
         p (*, C) of probabilities (>= 0) in rows along the last dimension, q the same shape;
         output (*), one value per row ((), for a single row (C)), or () when reduced.
 
+    Args:
+        p: probabilities, in rows along the last dimension.
+        q: probabilities, the same shape as p.
+
     References:
         scipy.spatial.distance.jensenshannon(p, q, axis=-1) ** 2 (which first divides each
         row by its sum); Lin, "Divergence measures based on the Shannon entropy", IEEE
@@ -97,6 +101,9 @@ def entropy(p):
     Shape:
         p (*, C) of probabilities (>= 0) in rows along the last dimension; output (*), one
         value per row ((), for a single row (C)), or () when reduced.
+
+    Args:
+        p: probabilities, in rows along the last dimension.
 
     References:
         scipy.stats.entropy(p, axis=-1) (which first divides each row by its sum);
@@ -157,6 +164,12 @@ def wasserstein(u_values, v_values, *, u_weights=None, v_weights=None):
         differ; the leading dimensions must match); weights of their values' shapes;
         output (*), () for one pair of 1-D samples, or () when reduced.
 
+    Args:
+        u_values: samples of the first distribution, in rows along the last dimension.
+        v_values: samples of the second distribution.
+        u_weights: a weight per u sample (or a histogram's masses), normalised per row; None: equal weights.
+        v_weights: a weight per v sample (or a histogram's masses), normalised per row; None: equal weights.
+
     References:
         scipy.stats.wasserstein_distance(u_values, v_values, u_weights, v_weights), row
         by row; Ramdas, Garcia and Cuturi, "On Wasserstein Two Sample Testing and Related
@@ -208,6 +221,12 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
     Shape:
         input (*) of logits, target the same shape with labels 0 or 1 (or soft labels in
         [0, 1]); output the input's shape, or () when reduced.
+
+    Args:
+        input: logits x_n (any real numbers).
+        target: labels y_n, 0 or 1.
+        alpha: the positive class's weight (the negatives get 1 - alpha); negative: no weighting (default 0.25).
+        gamma: the focusing exponent on (1 - p_t); 0 with a negative alpha is bce_with_logits (default 2.0).
 
     References:
         torchvision.ops.sigmoid_focal_loss (torchvision/ops/focal_loss.py); Lin, Goyal,
@@ -266,6 +285,10 @@ def log_cosh(input, target):
     Shape:
         input (*), target the same shape; output the input's shape, or () when reduced.
 
+    Args:
+        input: the predictions x_n.
+        target: the true values y_n, broadcastable with input.
+
     References:
         keras.losses.LogCosh, keras.losses.log_cosh (note Keras's order: y_true, y_pred)
     """
@@ -297,6 +320,11 @@ def dice(input, target, *, smooth=1.0):
         input (N, *) of probabilities (e.g. sigmoid or softmax output), or (*) for one
         sample when 1-D; target the same shape (usually 0 or 1); output (N), or () for a
         1-D input, or () when reduced.
+
+    Args:
+        input: probabilities (sigmoid or softmax output).
+        target: 0 or 1 masks, of the input's shape.
+        smooth: added to the numerator and the denominator, 0 or more (default 1.0).
 
     References:
         Milletari, Navab and Ahmadi, "V-Net: Fully Convolutional Neural Networks for

@@ -66,6 +66,11 @@ def bce(input, target, *, weight=None):
         input (*) of probabilities in [0, 1], target the same shape with values in [0, 1],
         weight broadcastable to the input's shape; output the input's shape, or () when reduced.
 
+    Args:
+        input: probabilities x_n in [0, 1].
+        target: target probabilities y_n, usually 0 or 1.
+        weight: weights w_n broadcast to the input's shape, or None; mean = Σ w·l / N.
+
     References:
         torch.nn.BCELoss, torch.nn.functional.binary_cross_entropy
     """
@@ -110,6 +115,12 @@ def bce_with_logits(input, target, *, weight=None, pos_weight=None):
         input (*) of logits, target the same shape with values in [0, 1]; weight and
         pos_weight broadcastable to the input's shape (pos_weight usually (C), one weight per
         class along the last dimension); output the input's shape, or () when reduced.
+
+    Args:
+        input: logits x_n (any real numbers).
+        target: target probabilities y_n, usually 0 or 1.
+        weight: weights w_n broadcast to the input's shape, or None; mean = Σ w·l / N.
+        pos_weight: the weight of the positive term, broadcast along the last (class) dimension, or None.
 
     References:
         torch.nn.BCEWithLogitsLoss, torch.nn.functional.binary_cross_entropy_with_logits
@@ -161,6 +172,10 @@ def soft_margin(input, target):
     Shape:
         input (*), target broadcastable to the input's shape (a warning when the shapes
         differ); output the input's shape, or () when reduced.
+
+    Args:
+        input: scores x_n.
+        target: y_n, 1 or -1.
 
     References:
         torch.nn.SoftMarginLoss, torch.nn.functional.soft_margin_loss

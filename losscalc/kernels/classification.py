@@ -333,6 +333,13 @@ def cross_entropy(input, target, *, weight=None, ignore_index=-100, label_smooth
         holding whole numbers), or class probabilities of the input's shape (floats);
         weight (C); output (), (N) or (N, d1, ..., dk), or () when reduced.
 
+    Args:
+        input: scores (logits) over C classes, the class axis 1 (or 0 unbatched).
+        target: class indices, or class probabilities of the input's shape.
+        weight: per-class weights w_c (C), or None; mean = Σ w_y·l / Σ w_y.
+        ignore_index: the target value whose items are left out of the loss and of the mean (default -100).
+        label_smoothing: ε, at most 1: ε/C of every class mixed into the target (default 0.0).
+
     References:
         torch.nn.CrossEntropyLoss, torch.nn.functional.cross_entropy
     """
@@ -406,6 +413,12 @@ def nll(input, target, *, weight=None, ignore_index=-100):
         input (C), (N, C) or (N, C, d1, ..., dk) of log-probabilities (log_softmax output);
         target () or (N) or (N, d1, ..., dk) of class indices in [0, C); weight (C);
         output (), (N) or (N, d1, ..., dk), or () when reduced.
+
+    Args:
+        input: log-probabilities over C classes (log_softmax output), the class axis 1 (or 0 unbatched).
+        target: class indices.
+        weight: per-class weights w_c (C), or None; mean = Σ w_y·l / Σ w_y.
+        ignore_index: the target value whose items are left out of the loss and of the mean (default -100).
 
     References:
         torch.nn.NLLLoss (and the old NLLLoss2d), torch.nn.functional.nll_loss

@@ -34,6 +34,13 @@ def multi_margin(input, target, *, p=1, margin=1.0, weight=None):
         input (C) or (N, C); target () or (1) for (C), (N) for (N, C), class indices in [0, C);
         weight (C); output (N) (or () for a scalar target), or () when reduced.
 
+    Args:
+        input: scores over C classes.
+        target: class indices.
+        p: the power of the hinge, 1 or 2 (default 1).
+        margin: the margin by which the target's score should win (default 1.0).
+        weight: per-class weights w_c (C), or None; mean = Σ w_y·l / Σ w_y.
+
     References:
         torch.nn.MultiMarginLoss, torch.nn.functional.multi_margin_loss
     """
@@ -137,6 +144,10 @@ def multilabel_margin(input, target):
         input (C) or (N, C); target of the same shape, class indices in [0, C) padded with -1
         (e.g. [3, 0, -1, 1] means classes 3 and 0); output (N), or () for (C) or when reduced.
 
+    Args:
+        input: scores over C classes.
+        target: the class indices of each row, padded with -1 (the first -1 ends the row's labels).
+
     References:
         torch.nn.MultiLabelMarginLoss, torch.nn.functional.multilabel_margin_loss
     """
@@ -234,6 +245,11 @@ def multilabel_soft_margin(input, target, *, weight=None):
         input (N, C) or (C); target of the input's shape with values in [0, 1] (usually 0 or 1);
         weight (C); output (N), or () for (C) or when reduced. (As in PyTorch, target and weight
         are broadcast with the input, and the loss is summed over dimension input.ndim - 1.)
+
+    Args:
+        input: scores (logits) over C classes.
+        target: 0 or 1 per class.
+        weight: per-class weights w_c (C), or None.
 
     References:
         torch.nn.MultiLabelSoftMarginLoss, torch.nn.functional.multilabel_soft_margin_loss

@@ -70,6 +70,11 @@ def l1(input, target, *, weight=None):
         input (*), target broadcastable to input (a warning when the shapes differ),
         weight the input's shape; output the broadcast shape, or () when reduced.
 
+    Args:
+        input: the predictions x_n.
+        target: the true values y_n, broadcastable with input.
+        weight: per-element weights w_n of the input's shape, or None; mean = Σ w·l / Σ w.
+
     References:
         torch.nn.L1Loss, torch.nn.functional.l1_loss
     """
@@ -90,6 +95,11 @@ def mse(input, target, *, weight=None):
     Shape:
         input (*), target broadcastable to input (a warning when the shapes differ),
         weight the input's shape; output the broadcast shape, or () when reduced.
+
+    Args:
+        input: the predictions x_n.
+        target: the true values y_n, broadcastable with input.
+        weight: per-element weights w_n of the input's shape, or None; mean = Σ w·l / Σ w.
 
     References:
         torch.nn.MSELoss, torch.nn.functional.mse_loss
@@ -114,6 +124,11 @@ def smooth_l1(input, target, *, beta=1.0):
     Shape:
         input (*), target broadcastable to input (a warning when the shapes differ);
         output the broadcast shape, or () when reduced.
+
+    Args:
+        input: the predictions x_n.
+        target: the true values y_n, broadcastable with input.
+        beta: where the squared part turns linear, 0 or more; 0 gives the L1 loss (default 1.0).
 
     References:
         torch.nn.SmoothL1Loss, torch.nn.functional.smooth_l1_loss;
@@ -166,6 +181,12 @@ def huber(input, target, *, delta=1.0, weight=None):
         input (*), target broadcastable to input (a warning when the shapes differ),
         weight exactly the input's shape; output the broadcast shape, or () when reduced.
 
+    Args:
+        input: the predictions x_n.
+        target: the true values y_n, broadcastable with input.
+        delta: where the squared part turns linear, greater than 0 (default 1.0).
+        weight: per-element weights w_n of the input's shape, or None; mean = Σ w·l / N.
+
     References:
         torch.nn.HuberLoss, torch.nn.functional.huber_loss;
         Huber, "Robust Estimation of a Location Parameter", 1964
@@ -197,6 +218,13 @@ def poisson_nll(input, target, *, log_input=True, full=False, eps=1e-8):
     Shape:
         input (*), target broadcastable with it (a warning when the shapes differ);
         output the broadcast shape, or () when reduced.
+
+    Args:
+        input: the log-rates (the rates themselves with log_input=False).
+        target: the observed counts y_n.
+        log_input: the input is the log of the rate (default True).
+        full: add Stirling's approximation of log(target!) where target > 1 (default False).
+        eps: added to the rate before its log when log_input is False (default 1e-8).
 
     References:
         torch.nn.PoissonNLLLoss, torch.nn.functional.poisson_nll_loss
@@ -274,6 +302,13 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
         differ); var the input's shape, or the input's shape without its last dimension,
         or with exactly one dimension of size 1, or a single number; output the broadcast
         shape, or () when reduced.
+
+    Args:
+        input: the expectations (means) μ_n.
+        target: the samples y_n.
+        var: the variances σ²_n (>= 0), or one number for all.
+        full: add the constant 0.5·log(2π) (default False).
+        eps: variances below this are raised to it (default 1e-6).
 
     References:
         torch.nn.GaussianNLLLoss, torch.nn.functional.gaussian_nll_loss;
