@@ -59,11 +59,14 @@ def _weighted(err: np.ndarray, ddiff: Callable[[], np.ndarray], input: np.ndarra
     )
 
 
-def l1(input, target, *, weight=None):
-    """Mean absolute error (L1 loss).
+def _of_x_minus_y(summary: str, formula: str, references: str):
+    """The docstring of a weighted loss of x - y (l1, mse): its own summary, formula and
+    references around the shape and arguments they share, written once."""
+    def document(kernel):
+        kernel.__doc__ = f"""{summary}
 
     Formula:
-        l_n = w_n |x_n - y_n|        (w_n = 1 without --weight)
+        {formula}        (w_n = 1 without --weight)
         mean = Σ w_n l_n / Σ w_n
 
     Shape:
@@ -76,8 +79,15 @@ def l1(input, target, *, weight=None):
         weight: per-element weights w_n of the input's shape, or None; mean = Σ w·l / Σ w.
 
     References:
-        torch.nn.L1Loss, torch.nn.functional.l1_loss
+        {references}
     """
+        return kernel
+
+    return document
+
+
+@_of_x_minus_y("Mean absolute error (L1 loss).", "l_n = w_n |x_n - y_n|", "torch.nn.L1Loss, torch.nn.functional.l1_loss")
+def l1(input, target, *, weight=None):
     diff = _recomputed(input, target)
     # ∂|d|/∂d = sgn(d): 0 at d = 0 and at NaN (PyTorch's abs backward)
     err = _difference(input, target)
@@ -85,25 +95,9 @@ def l1(input, target, *, weight=None):
     return _weighted(err, lambda: torch_sgn(diff()), input, weight, {"x - y": diff})
 
 
+@_of_x_minus_y("Mean squared error (squared L2 loss).", "l_n = w_n (x_n - y_n)²",
+               "torch.nn.MSELoss, torch.nn.functional.mse_loss")
 def mse(input, target, *, weight=None):
-    """Mean squared error (squared L2 loss).
-
-    Formula:
-        l_n = w_n (x_n - y_n)²        (w_n = 1 without --weight)
-        mean = Σ w_n l_n / Σ w_n
-
-    Shape:
-        input (*), target broadcastable to input (a warning when the shapes differ),
-        weight the input's shape; output the broadcast shape, or () when reduced.
-
-    Args:
-        input: the predictions x_n.
-        target: the true values y_n, broadcastable with input.
-        weight: per-element weights w_n of the input's shape, or None; mean = Σ w·l / Σ w.
-
-    References:
-        torch.nn.MSELoss, torch.nn.functional.mse_loss
-    """
     diff = _recomputed(input, target)
     err = _difference(input, target)
     return _weighted(np.multiply(err, err, out=err), lambda: 2 * diff(), input, weight, {"x - y": diff})
