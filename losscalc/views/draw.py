@@ -15,10 +15,11 @@ import math
 import re
 from dataclasses import dataclass
 
+from ..readers.inline import SIGNED_NUMBER
+
 MIN_DIGITS = 2
 MAX_BAR = 60  # the longest bar, in cells: wider screens get no longer bars
 BLOCKS = "▏▎▍▌▋▊▉"
-_FLOAT = re.compile(r"^[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)$", re.IGNORECASE)
 
 
 def short(x: float, digits: int) -> str:
@@ -76,7 +77,7 @@ def _cell(x, key: bool):
     text = str(x).strip()
     if re.fullmatch(r"[+-]?\d+", text):
         return text
-    if _FLOAT.match(text):
+    if SIGNED_NUMBER.fullmatch(text):  # the one number syntax (readers/inline.py)
         return Num(float(text))
     return _Cut(text)
 
