@@ -41,6 +41,10 @@ def _warn_unless_rows_sum_to_1(p: np.ndarray, name: str, loss: str) -> None:
 
 
 def _warn_outside_unit(t: np.ndarray, name: str, hint: str) -> None:
+    """Warn when t holds a value outside [0, 1]; NaN is not outside. Two passes (min and max)
+    when every value is inside, the values looked at one by one only when one is not."""
+    if not t.size or (t.min() >= 0 and t.max() <= 1):
+        return
     outside = (t < 0) | (t > 1)
     if outside.any():
         warn(f"{name} holds {int(outside.sum())} value(s) outside [0, 1], first {first_value(t, outside)}"
