@@ -10,7 +10,6 @@ the other formats subclass `LazyArray`.
 from __future__ import annotations
 
 import importlib
-import json
 import math
 
 import numpy as np
@@ -23,6 +22,8 @@ def quote(text: str, limit: int | None = None) -> str:
     quotes it, escapes visible; shortened to about `limit` characters when one is given."""
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."
+    import json  # here: only a message needs it, and importing it costs a call ~3 ms of start-up
+
     return json.dumps(text, ensure_ascii=False)
 
 
