@@ -92,3 +92,25 @@ def write_text(path, text, encoding="utf-8"):
     """Write `text` as it is (no newline translation), in `encoding`."""
     with open(path, "w", encoding=encoding, newline="") as f:
         f.write(text)
+
+
+def quiet(name, *tensors, **kw):
+    """compute() with warnings silenced (for identities, where warnings are beside the point)."""
+    import warnings
+
+    from losscalc import compute
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compute(name, *tensors, **kw)
+
+
+def strict(name, *tensors, **kw):
+    """compute() with every warning an error: for calls that must be clean."""
+    import warnings
+
+    from losscalc import compute
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return compute(name, *tensors, **kw)

@@ -26,16 +26,11 @@ from losscalc import compute
 from losscalc.cli import cli
 from losscalc.errors import LossWarning
 from losscalc.registry import find
+from tests.helpers import quiet
 from tests.cases.beyond import rows
 
 RTOL, ATOL = 1e-10, 1e-12
 SEEDS = range(5)
-
-
-def quiet(name, *tensors, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compute(name, *tensors, **kwargs)
 
 
 def elements(name, *tensors, **options):

@@ -14,17 +14,12 @@ from losscalc import compute
 from losscalc.cli import cli
 from losscalc.errors import LossError, LossWarning
 from losscalc.kernels import classification
+from tests.helpers import quiet
 
 
 def log_softmax(x, axis):
     z = x - x.max(axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
-
-
-def quiet(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compute(*args, **kwargs)
 
 
 def run(*args):

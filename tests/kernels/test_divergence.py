@@ -5,29 +5,14 @@ inputs that are not log-probabilities, negative targets)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 from losscalc import compute
 from losscalc.errors import LossWarning
+from tests.helpers import quiet, strict
 
 RNG = np.random.default_rng(7)
-
-
-def quiet(name, *tensors, **kw):
-    """compute() with warnings silenced (for identities, where warnings are beside the point)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compute(name, *tensors, **kw)
-
-
-def strict(name, *tensors, **kw):
-    """compute() with every warning an error: for calls that must be clean."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return compute(name, *tensors, **kw)
 
 
 def log_q_and_p(shape=(3, 4)):
