@@ -8,7 +8,7 @@ taken as free variables (that would be -posterior). tests/test_differential_grad
 """
 
 import itertools
-import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -16,17 +16,11 @@ import pytest
 from losscalc import compute
 from losscalc.errors import LossWarning
 from losscalc.kernels import ctc_lattice
+from tests import helpers
+from tests.cases.sequence import log_softmax
+from tests.kernels.gradients import central_differences
 
-
-def log_softmax(x):
-    x = x - x.max(-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(-1, keepdims=True))
-
-
-def quiet(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compute("ctc", *args, grad=True, **kwargs)
+quiet = partial(helpers.quiet, "ctc", grad=True)  # compute('ctc', ...) with warnings silenced
 
 
 RNG = np.random.default_rng(11)
@@ -61,14 +55,7 @@ def test_gradient_is_the_derivative_through_log_softmax(name, reduction):
         return quiet(log_softmax(logits), targets, il, tl, blank=blank, reduction=reduction).value.sum()
 
     grad = quiet(log_softmax(z), targets, il, tl, blank=blank, reduction=reduction).grads["log_probs"]
-    h = 1e-6
-    numeric = np.zeros_like(z)
-    for i in np.ndindex(z.shape):
-        up, down = z.copy(), z.copy()
-        up[i] += h
-        down[i] -= h
-        numeric[i] = (value(up) - value(down)) / (2 * h)
-    np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(grad, central_differences(value, z), rtol=1e-6, atol=1e-8)
 
 
 def test_unbatched_gradient_has_the_shape_of_log_probs_and_is_the_derivative_through_log_softmax():
@@ -76,14 +63,7 @@ def test_unbatched_gradient_has_the_shape_of_log_probs_and_is_the_derivative_thr
     target = np.array([1, 3, 3])
     grad = quiet(log_softmax(z), target, 6, 3, reduction="mean").grads["log_probs"]
     assert grad.shape == (6, 4)
-    h = 1e-6
-    numeric = np.zeros_like(z)
-    for i in np.ndindex(z.shape):
-        up, down = z.copy(), z.copy()
-        up[i] += h
-        down[i] -= h
-        numeric[i] = (float(quiet(log_softmax(up), target, 6, 3, reduction="mean").value)
-                      - float(quiet(log_softmax(down), target, 6, 3, reduction="mean").value)) / (2 * h)
+    numeric = central_differences(lambda x: quiet(log_softmax(x), target, 6, 3, reduction="mean").value, z)
     np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-8)
 
 

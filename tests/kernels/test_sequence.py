@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,17 +16,10 @@ from click.testing import CliRunner
 from losscalc import compute
 from losscalc.cli import cli
 from losscalc.errors import LossError, LossWarning
+from tests import helpers
+from tests.cases.sequence import log_softmax
 
-
-def log_softmax(x):
-    x = x - x.max(-1, keepdims=True)
-    return x - np.log(np.exp(x).sum(-1, keepdims=True))
-
-
-def quiet(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return compute("ctc", *args, **kwargs)
+quiet = partial(helpers.quiet, "ctc")  # compute('ctc', ...) with warnings silenced
 
 
 def run(*args):
