@@ -33,7 +33,7 @@ class Views:
         v.bottom = TopK(self.bottom.k, largest=False) if self.bottom else None
         v.groups = Groups(self.groups.max_groups) if self.groups is not None else None
         s = self.summary
-        v.summary = Summary(s.exact_limit, s.sketch.k, s.max_bins) if s else None
+        v.summary = Summary(s.exact_limit, s.window, s.max_bins) if s else None
         return v
 
     def merge(self, other: "Views") -> "Views":
@@ -51,12 +51,12 @@ class Views:
         """The summary of one chunk, made on the thread that ran it (Plan.after); `take`
         merges the chunks' summaries in chunk order. Where the whole run has more elements than
         the summary keeps exact (the chunk's count times the run's items over the chunk's), the
-        chunk goes into its sketch here, so the sorting is done on the worker threads too."""
+        chunk keeps no values, so none are copied for nothing."""
         e = out.elements.reshape(-1)
         items = CHUNK_ITEMS.get()
         total = e.size * items[1] / max(items[0], 1) if items else e.size
         s = self.summary
-        part = Summary(s.exact_limit if total <= s.exact_limit else 0, s.sketch.k, s.max_bins)
+        part = Summary(s.exact_limit if total <= s.exact_limit else 0, s.window, s.max_bins)
         part.add(e)
         return part
 

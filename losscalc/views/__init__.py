@@ -10,7 +10,7 @@ not depend on the thread count). `draw` turns finished results into rich rendera
 """
 
 from .groups import Groups
-from .summary import QuantileSketch, Summary
+from .summary import Summary
 from .top import TopK
 
-__all__ = ["Groups", "QuantileSketch", "Summary", "TopK"]
+__all__ = ["Groups", "Summary", "TopK"]
