@@ -27,6 +27,32 @@ def cast(a, name: str, kind: str, dtype, offset: int = 0) -> np.ndarray:
     return a
 
 
+class Frames:
+    """A float tensor still in its file (a memory map's chunk) that the kernel reads one index
+    of axis 0 at a time (CTC's frames): each read is cast to the computation's dtype then, so
+    the chunk is never copied whole. Read whole (np.asarray) where a kernel needs it so."""
+
+    def __init__(self, a: np.ndarray, name: str, dtype):
+        if a.dtype.kind not in "biuf":
+            raise LossError(f"{name}: expected a numeric tensor, got dtype {a.dtype}.")
+        self.a, self.dtype = a, np.dtype(dtype)
+        self.shape, self.ndim, self.size = a.shape, a.ndim, a.size
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.asarray(self.a[key]).astype(self.dtype)
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        return self[...] if dtype is None else self[...].astype(dtype)
+
+
+def frames(a, name: str, dtype):
+    """A chunk of a tensor read a frame at a time (see Frames): a memory map's view as it is
+    when it is in the computation's dtype, else a Frames that casts each frame."""
+    if isinstance(a, np.ndarray) and a.dtype == np.dtype(dtype):
+        return a
+    return Frames(np.asarray(a), name, dtype)
+
+
 def as_float(t: np.ndarray, name: str, dtype) -> np.ndarray:
     """Cast a bool, integer or float tensor to the float `dtype` (np.float32 or np.float64)."""
     a = np.asarray(t)

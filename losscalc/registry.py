@@ -21,11 +21,14 @@ FRAMEWORKS = ("torch", "keras", "optax", "sklearn")  # --convention: losscalc/co
 @dataclass(frozen=True)
 class Tensor:
     """A positional tensor. kind: `float`, `index` (whole numbers, e.g. class indices) or
-    `any` (the kernel decides, e.g. cross-entropy targets: indices or probabilities)."""
+    `any` (the kernel decides, e.g. cross-entropy targets: indices or probabilities).
+    `frames`: the kernel reads it one index of axis 0 at a time, so a chunk of a file is given
+    to it uncopied (casts.Frames)."""
 
     name: str
     kind: str = "float"
     help: str = ""
+    frames: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,8 @@ def _to_input(value, name: str, kind: str, dtype, rng) -> TensorSource:
     elif isinstance(value, str):
         loaded = load_tensor(value, name, rng=rng)
         source, array = loaded.source, loaded.array
-    else:
-        source, array = "array", np.asarray(value)
+    else:  # a memory map (np.load(..., mmap_mode="r")) stays one, read chunk by chunk as a file is
+        source, array = "array", value if isinstance(value, np.memmap) else np.asarray(value)
     if not is_lazy(array):
         array = cast(array, name, kind, dtype)
     return TensorSource(array, source)
@@ -258,7 +258,7 @@ class _Run:
             elif opt.type != "tensor":
                 opt.check(value)  # before any data is read
             resolved[opt.name] = value
-        plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype)
+        plan = Plan(loss, {k: t.array for k, t in inputs.items()}, kinds, resolved, np_dtype, grad=grad)
         views = _views(loss, top, bottom, group_by, summary, np_dtype, rng)
         if views and views.summary and len(plan) > 1 and engine == "local":
             plan.after = views.chunk_summary

@@ -24,6 +24,7 @@ class Split:
     axes: dict[str, int]  # tensors cut along this axis; the others are passed whole
     cutters: dict[str, Callable[[int, int], tuple[int, int]]] = field(default_factory=dict)
     # a tensor cut by another rule: items [a, b) -> its own rows [start, stop) along axis 0
+    value_row: int | None = None  # the work per item when no gradient is asked, if not `row`
 
 
 def elementwise(shapes: dict[str, tuple], tensors) -> Split | None:
@@ -76,17 +77,18 @@ def gaussian_nll(shapes: dict[str, tuple], tensors) -> Split | None:
     return split if not var else None  # a scalar var goes whole; any other shape, the kernel judges whole
 
 
-CTC_WIDER = 3  # a CTC chunk holds this many times the others' elements (see ctc)
+CTC_WIDER = 3  # a CTC chunk that is also differentiated holds this many times the others' elements
+CTC_CELLS = 2**15  # a CTC chunk computing values alone holds about this many lattice cells a frame
 
 
 def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     """log_probs (T, N, C) cut along N (axis 1), the lengths and padded targets along axis 0;
     concatenated targets by the running sum of the target lengths. The lattice loops over the
     frames, and each frame's NumPy calls cost about the same however many samples the chunk
-    holds, so a chunk holds CTC_WIDER times the usual log-probabilities. `losscalc ctc` on a
-    (1000, 2000, 50) float32 file: 5.4 s and 88 MiB of peak RssAnon at 1, 3.5 s and 130 MiB
-    at 2, 2.7 s and 164 MiB at 3, 3.0 s and 259 MiB at 4; bench_scale's (1000, 20000, 50):
-    1.67x the tuned pass and 164 MiB at 2, 1.34x and 309 MiB at 4 (its goals: 1.5x, 256 MiB)."""
+    holds. It reads log_probs a frame at a time (casts.Frames), so a chunk computing values
+    holds only its lattice: about CTC_CELLS cells a frame (W = 2 max S + 3 a sample), at the
+    default chunk size. A differentiated chunk holds its log_probs and their gradient whole:
+    CTC_WIDER times the usual log-probabilities."""
     lp = shapes["log_probs"]
     if len(lp) != 3:
         return None
@@ -97,18 +99,20 @@ def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     labels = np.asarray(tensors["targets"])
     if labels.size and not labels.max() < lp[2]:
         return None  # PyTorch reads a label >= C from the next samples' memory: only the whole batch says what
-    targets = shapes["targets"]
-    if len(targets) == 2 and targets[0] == n:
-        return Split(n, max(1, lp[0] * lp[2] // CTC_WIDER), {**axes, "targets": 0})
-    if len(targets) != 1:
-        return None
     lengths = np.asarray(tensors["target_lengths"])
     if lengths.dtype.kind not in "iuf" or (lengths < 0).any() or not np.isfinite(lengths).all():
+        return None
+    row = max(1, lp[0] * lp[2] // CTC_WIDER)
+    cells = (2 * int(lengths.max(initial=0)) + 3) * (2**20 // CTC_CELLS)  # scaled to the default chunk size
+    targets = shapes["targets"]
+    if len(targets) == 2 and targets[0] == n:
+        return Split(n, row, {**axes, "targets": 0}, value_row=cells)
+    if len(targets) != 1:
         return None
     ends = np.concatenate([[0], np.cumsum(lengths.astype(np.int64))])
     if ends[-1] != targets[0]:
         return None
-    return Split(n, max(1, lp[0] * lp[2] // CTC_WIDER), axes, {"targets": lambda a, b: (int(ends[a]), int(ends[b]))})
+    return Split(n, row, axes, {"targets": lambda a, b: (int(ends[a]), int(ends[b]))}, value_row=cells)
 
 
 def whole(shapes, tensors) -> None:

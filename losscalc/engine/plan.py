@@ -47,12 +47,15 @@ class Chunk:
 
 class Plan:
     """The chunks of one run. `inputs`: name -> array (an ndarray already in the computation's
-    dtype, or a lazy array cast chunk by chunk); `kinds`: name -> float, index or any."""
+    dtype, or a lazy array cast chunk by chunk); `kinds`: name -> float, index or any; `grad`:
+    the run's chunks will also be differentiated (chunks are then sized by the split's `row`)."""
 
-    def __init__(self, loss, inputs: dict, kinds: dict, options: dict, dtype, size: int | None = None):
+    def __init__(self, loss, inputs: dict, kinds: dict, options: dict, dtype, size: int | None = None,
+                 grad: bool = False):
         self.loss, self.inputs, self.kinds, self.options, self.dtype = loss, inputs, kinds, options, dtype
         self.after = None  # called with each chunk's KernelOut where the chunk runs (engine/views.py)
         self.positional = [t.name for t in loss.tensors]
+        self.frames = {t.name for t in loss.tensors if t.frames}
         self.tensor_options = {o.name: o.flag for o in loss.options if o.type == "tensor"
                                and options.get(o.name) is not None}
         size = size or chunk_elements()
@@ -63,7 +66,8 @@ class Plan:
         if split is None:
             self.chunks = [Chunk(0, 0, 0)]
         else:
-            rows = max(1, size // max(split.row, 1))
+            row = split.row if grad or split.value_row is None else split.value_row
+            rows = max(1, size // max(row, 1))
             self.chunks = [Chunk(i, a, min(a + rows, split.n)) for i, a in enumerate(range(0, split.n, rows))] \
                 or [Chunk(0, 0, 0)]
 
@@ -83,7 +87,7 @@ class Plan:
 
     def arrays(self, chunk: Chunk) -> dict[str, np.ndarray]:
         """Chunk `chunk` of every tensor, in the computation's dtype."""
-        from ..casts import cast
+        from ..casts import cast, frames
 
         out = {}
         for name, a in self.inputs.items():
@@ -103,8 +107,11 @@ class Plan:
                 offset = chunk.start
             else:
                 part, offset = (a if not is_lazy(a) else np.asarray(a)), 0
-            out[name] = cast(part, name, self.kinds[name], self.dtype, offset) if is_lazy(a) or \
-                not isinstance(part, np.ndarray) else part
+            if name in self.frames and self.split is not None and isinstance(part, np.ndarray):
+                out[name] = frames(part, name, self.dtype)  # read by the kernel a frame at a time
+            else:
+                out[name] = cast(part, name, self.kinds[name], self.dtype, offset) if is_lazy(a) or \
+                    not isinstance(part, np.ndarray) else part
         return out
 
     def run(self, chunk: Chunk) -> tuple[KernelOut, Partials, dict]:

@@ -38,8 +38,9 @@ class Lattice:
 
     order: sample numbers, longest input first (row i of the buffer is sample order[i]);
     il, tl, ext: input lengths, target lengths and extended labels in that order;
-    flat: log_probs as one contiguous vector, stride = N*C its frame;
-    at: per cell, the offset of its state's class in frame 0 of flat, read as PyTorch reads it:
+    lp: log_probs, read a frame at a time (`frame`, `gather`); flat: log_probs as one contiguous
+        vector when some states are strays (stride = N*C its frame), else None;
+    at: per cell, the offset of its state's class in frame 0, read as PyTorch reads it:
         sample*C + label, so a label outside [0, C) reads another sample's (or frame's) entry;
     sk: per cell, the skip mask of its state (-inf at the pads);
     active[t]: how many samples have T_n > t (active[steps] = 0), steps = the longest input.
@@ -49,8 +50,8 @@ class Lattice:
         _, N, C = lp.shape
         self.order = order = np.argsort(-il, kind="stable")
         self.il, self.tl, self.ext = il[order], tl[order], ext[order]
-        self.flat = np.ascontiguousarray(lp).reshape(-1)
-        self.dtype = dt = self.flat.dtype
+        self.lp = lp
+        self.dtype = dt = np.dtype(lp.dtype)
         self.N, self.C, self.stride = N, C, N * C
         self.n, self.L = ext.shape
         self.W = W = self.L + 2
@@ -64,12 +65,30 @@ class Lattice:
         self.sk = np.append(sk.reshape(-1), np.full(2, -np.inf, dt))
         self.own = (self.ext >= 0) & (self.ext < C)  # states whose class is a class of their own sample
         self.stray_rows, self.stray_states = np.nonzero(~self.own)
+        # strays read past their frame's classes, as PyTorch reads memory: only a flat copy can
+        self.flat = np.ascontiguousarray(lp).reshape(-1) if self.stray_rows.size else None
         self.steps = int(self.il[0])
         self.active = np.append(np.searchsorted(-self.il, -np.arange(self.steps), side="left"), 0)
         self.floor, self.low = np.finfo(dt).min, np.log(np.finfo(dt).tiny) + 1
 
     def row(self):
         return np.full(self.size, -np.inf, self.dtype)
+
+    def frame(self, t: int) -> np.ndarray:
+        """log_probs[t] as one vector of N*C, in the lattice's dtype: a view where it can be
+        (log_probs is read a frame at a time, so a chunk of a memory map is never copied whole)."""
+        if self.flat is not None:
+            return self.flat[t * self.stride:(t + 1) * self.stride]
+        return np.asarray(self.lp[t]).reshape(-1)
+
+    def gather(self, t: int, at: np.ndarray, out: np.ndarray, idx: np.ndarray) -> None:
+        """out = frame t's log-probabilities at the offsets `at` (into frame 0 as `self.at`:
+        a stray's may run into the next frames, as PyTorch's do); idx: int64 scratch."""
+        if self.flat is None:
+            np.take(self.frame(t), at, out=out)
+        else:
+            np.add(at, t * self.stride, out=idx)
+            self.flat.take(idx, out=out, mode="clip")
 
     def cell(self, i, s):
         """Buffer positions of state s of rows i."""
@@ -120,11 +139,11 @@ def _alpha(lat, rows, start, stop, *, final=None, moves=None):
     the winning move at each frame and cell (`up1`: from s-1 rather than s; `up2`: from s-2,
     over both). `final` (samples, L) receives each sample's row at its last frame.
     """
-    W, flat, stride, active = lat.W, lat.flat, lat.stride, lat.active
+    W, active = lat.W, lat.active
     if start == 0 and stop > 0:
         k, first = active[0], rows[0]
         first[:] = -np.inf
-        first[:k * W].reshape(k, W)[:, 2:4] = flat.take(lat.base[:k, :2], mode="clip")  # blank or first label
+        first[:k * W].reshape(k, W)[:, 2:4] = lat.frame(0).take(lat.base[:k, :2])  # blank or first label
         if final is not None:
             final[active[1]:k] = first[:k * W].reshape(k, W)[active[1]:, 2:]  # T_n = 1
         start = 1
@@ -141,7 +160,6 @@ def _alpha(lat, rows, start, stop, *, final=None, moves=None):
         prev, cur = rows[t - 1], rows[t]
         x1, x2 = prev[2:hi], prev[1:hi - 1]
         np.add(prev[:hi - 2], skk, out=xk)
-        np.add(ak, t * stride, out=ik)
         if moves is None:
             _lse3(x1, x2, xk, lat, mk, ck, ek, dk)
         else:
@@ -149,7 +167,7 @@ def _alpha(lat, rows, start, stop, *, final=None, moves=None):
             np.greater(x2, x1, out=moves[0][t, 2:hi])
             np.greater(xk, mk, out=moves[1][t, 2:hi])
             np.maximum(mk, xk, out=mk)
-        flat.take(ik, out=ek, mode="clip")
+        lat.gather(t, ak, ek, ik)
         np.add(mk, ek, out=cur[2:hi])
         cur[:2] = -np.inf
         cur[:hi].reshape(k, W)[1:, :2] = -np.inf  # the pads, computed with the rest
@@ -231,7 +249,7 @@ def backward(lat, nll, out):
     alpha_t + beta_t are returned, (steps, strays), for `stray_writes` (frames past a sample's
     input hold anything).
     """
-    n, W, flat, stride, active, dt = lat.n, lat.W, lat.flat, lat.stride, lat.active, lat.dtype
+    n, W, active, dt = lat.n, lat.W, lat.active, lat.dtype
     C, NC, low = lat.C, lat.stride, lat.low
     alphas, rows = _Alphas(lat), _ByTurns(lat)
     last = lat.cell(np.arange(n), 2 * lat.tl)  # the two states a sample's last frame starts from
@@ -254,9 +272,8 @@ def backward(lat, nll, out):
         k, j = active[t], active[t + 1]  # samples [j, k) end at frame t
         hi, hj = k * W, j * W
         nxt, cur = rows[t + 1], rows[t]
-        np.add(lat.at[2:hi], t * stride, out=idx[2:hi])
         gk = g[2:hi]
-        flat.take(idx[2:hi], out=gk, mode="clip")
+        lat.gather(t, lat.at[2:hi], gk, idx[2:hi])
         if j:
             xk = x[2:hj]
             np.add(nxt[4:hj + 2], lat.sk[4:hj + 2], out=xk)
@@ -278,7 +295,7 @@ def backward(lat, nll, out):
         if j < k and replaced[j:k].max() >= 0:
             ek[replaced[j:k][replaced[j:k] >= 0] - 2] = 0.0
         row = out[t]
-        np.exp(flat[t * NC:(t + 1) * NC], out=row)
+        np.exp(lat.frame(t), out=row)
         row -= np.bincount(scatter[2:hi], ek, minlength=NC + 1)[:NC]
         if k < lat.N:
             row.reshape(lat.N, C)[lat.order[k:]] = 0  # samples past their input

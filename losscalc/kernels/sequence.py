@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor
-from .common import KernelOut, check_probabilities, first_index, first_value, shape_str
+from .common import CHUNK_ITEMS, CHUNK_START, KernelOut, check_probabilities, first_index, first_value, shape_str
 from .ctc_lattice import Lattice, backward, end_score, extended, forward, logsumexp_at, stray_writes
 
 _SHOWN = 3  # samples named in a warning before "and k more"
@@ -107,6 +107,7 @@ def _gradient(lat, lp, il, nll, zero_infinity, g):
     alignment) or nan, and every entry whose log-probability is -inf. --zero-infinity zeroes
     the gradient of the samples it zeroes.
     """
+    lp = np.asarray(lp)  # (a chunk read a frame at a time is read whole here: the gradient is its size)
     T, N, C = lp.shape
     grad = np.zeros(lp.shape, lp.dtype)
     seen = backward(lat, nll, grad.reshape(T, N * C))
@@ -246,12 +247,25 @@ def _more(count: int) -> str:
     return f", and {count - 1} more such label(s)" if count > 1 else ""
 
 
+LOG_CHECK = 1 << 16  # exp(log_probs) is checked to sum to 1 over the frames of this many log-probabilities
+
+
 def _warn_not_log_softmaxed(lp, il, batched):
-    """Frames in use whose probabilities do not sum to 1: logits or probabilities given by mistake."""
-    in_use = np.arange(lp.shape[0])[:, None] < il[None, :]  # (T, N)
-    check_probabilities(lp if batched else lp[:, 0], "log_probs",
+    """Frames in use whose probabilities do not sum to 1: logits or probabilities given by
+    mistake, which show in every frame. Checked on each chunk's first frames, up to LOG_CHECK
+    log-probabilities (a bounded sample, which the message says when it is one)."""
+    T, N, C = lp.shape
+    k = min(T, max(1, LOG_CHECK // (N * C)))
+    head = np.asarray(lp[:k])
+    in_use = np.arange(k)[:, None] < il[None, :]  # (k, N)
+    rows = "frame(s) in use"
+    if k < T or CHUNK_ITEMS.get() is not None:
+        first = CHUNK_START.get()
+        rows += f" checked (frames 0 to {k - 1} of samples {first} to {first + N - 1})" if batched else \
+            f" checked (frames 0 to {k - 1})"
+    check_probabilities(head if batched else head[:, 0], "log_probs",
                         "CTC expects log_softmax over the classes; PyTorch computes anyway. Did you pass logits "
-                        "or probabilities? Apply log_softmax over C.", log=True, rows="frame(s) in use",
+                        "or probabilities? Apply log_softmax over C.", log=True, rows=rows,
                         in_use=in_use if batched else in_use[:, 0], batch_axis=1 if batched else None)
 
 
@@ -262,15 +276,16 @@ def _warn_infeasible(loss, il, tl, labels, zero_infinity, batched):
     short = il < needed
     if short.any():
         outcome = "set to 0 by --zero-infinity" if zero_infinity else "inf (PyTorch gives inf too; --zero-infinity makes it 0)"
-        named = [f"{f'sample {n}' if batched else 'the target'} needs {int(needed[n])} frames ({int(tl[n])} "
+        first = CHUNK_START.get()  # samples are named by their index in the whole batch
+        named = [f"{f'sample {first + n}' if batched else 'the target'} needs {int(needed[n])} frames ({int(tl[n])} "
                  f"label(s) + {int(repeats[n])} repeated pair(s), each needing a blank between) but "
-                 f"input_lengths{f'[{n}]' if batched else ''} gives {int(il[n])}"
+                 f"input_lengths{f'[{first + n}]' if batched else ''} gives {int(il[n])}"
                  for n in np.flatnonzero(short)[:_SHOWN]]
         more = f"; and {int(short.sum()) - _SHOWN} more sample(s)" if short.sum() > _SHOWN else ""
         warn(f"no alignment exists: {'; '.join(named)}{more}. The loss is {outcome}.")
     dead = ~short & (loss == np.inf)
     if dead.any():
-        warn(f"sample(s) {', '.join(str(int(n)) for n in np.flatnonzero(dead)[:_SHOWN])}: every alignment "
+        warn(f"sample(s) {', '.join(str(CHUNK_START.get() + int(n)) for n in np.flatnonzero(dead)[:_SHOWN])}: every alignment "
              "passes through a log-probability of -inf, so the loss is inf"
              + (" (set to 0 by --zero-infinity)." if zero_infinity else "."))
 
@@ -323,7 +338,7 @@ def _run_lengths(labels, keep, blank):
     change[:, 1:] = labels[:, 1:] != labels[:, :-1]
     starts = keep & change
     frame = np.arange(labels.shape[1])
-    ends = np.where(keep, frame, -1).max(axis=1) + 1  # each row's frames in use
+    ends = np.where(keep, frame, -1).max(axis=1, initial=-1) + 1  # each row's frames in use (none: T_n = 0)
     # a run lasts until the next start in its row, or the row's end
     next_start = np.where(starts, frame, labels.shape[1])[:, ::-1]
     next_start = np.minimum.accumulate(next_start, axis=1)[:, ::-1]
@@ -351,7 +366,7 @@ LOSSES = [
         "ctc",
         ctc,
         (
-            Tensor("log_probs", help="(T, N, C) or (T, C) log-softmaxed class scores per frame"),
+            Tensor("log_probs", help="(T, N, C) or (T, C) log-softmaxed class scores per frame", frames=True),
             Tensor("targets", "index", help="label sequences, padded (N, S) or concatenated 1-D"),
             Tensor("input_lengths", "index", help="frames used per sample, (N) or ()"),
             Tensor("target_lengths", "index", help="labels per sample, (N) or ()"),

@@ -247,3 +247,13 @@ def test_cli_zero_infinity_and_blank_options():
     r = run(lp, "1,2", "5", "2", "--blank", "5", "--format", "value", "--reduction", "sum")
     expected = quiet(LP[:, 0], np.array([1, 2]), 5, 2, blank=5, reduction="sum").value
     assert r.exit_code == 0 and float(r.stdout) == float(expected) and r.stderr == ""
+
+
+def test_samples_without_frames_have_empty_best_paths():
+    """T_n = 0 for every sample (a whole batch, or a chunk of one): the only alignment is the
+    empty one, of probability 1 (loss 0, as PyTorch gives), and the best-path terms are empty
+    (this crashed on a chunk of such samples)."""
+    lp = np.log(np.full((3, 2, 4), 0.25))
+    r = compute("ctc", lp, np.array([[1], [2]]), np.array([0, 0]), np.array([0, 0]), reduction="none")
+    assert np.asarray(r.value).tolist() == [0.0, 0.0]
+    assert r.terms["best path"].tolist() == ["", ""] and r.terms["collapsed"].tolist() == ["", ""]
