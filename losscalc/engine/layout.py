@@ -88,7 +88,10 @@ def ctc(shapes: dict[str, tuple], tensors) -> Split | None:
     holds. It reads log_probs a frame at a time (casts.Frames), so a chunk computing values
     holds only its lattice: about CTC_CELLS cells a frame (W = 2 max S + 3 a sample), at the
     default chunk size. A differentiated chunk holds its log_probs and their gradient whole:
-    CTC_WIDER times the usual log-probabilities."""
+    CTC_WIDER times the usual log-probabilities. `losscalc ctc` on a (1000, 2000, 50) float32
+    file: 0.8 s and 32 MiB of peak RssAnon at 2**15 cells (the same at 2**14 to 2**17), where
+    chunks of 3x the usual log-probabilities, copied whole, took 1.6-1.7 s and 166-189 MiB;
+    bench_scale's (1000, 20000, 50): 0.54x the tuned pass, 39 MiB (before: 1.8x, 204 MiB)."""
     lp = shapes["log_probs"]
     if len(lp) != 3:
         return None
