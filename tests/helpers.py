@@ -19,6 +19,15 @@ from losscalc.tensors import load_tensor
 ENV = {"LOSSCALC_DEBUG": None, "COLUMNS": "100", "NO_COLOR": "1"}
 PRECIOUS = b"precious: must survive every failed call"
 
+# the source of rss_anon(), bytes of anonymous memory, for the scripts memory tests run apart
+RSS_ANON = """
+def rss_anon():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+"""
+
 
 class Hang(Exception):
     """A call did not finish within its time limit."""

@@ -14,6 +14,7 @@ from losscalc import compute
 from losscalc.casts import Frames
 from losscalc.engine.plan import Plan
 from losscalc.registry import find
+from tests.helpers import RSS_ANON
 
 
 def _ctc_inputs(T=12, N=9, C=5, S=3, seed=0):
@@ -67,17 +68,11 @@ def test_gradients_from_frames_equal_the_in_memory_ones(lp_file, monkeypatch):
     np.testing.assert_allclose(got.grads["log_probs"], expected.grads["log_probs"], rtol=1e-12, atol=1e-16)
 
 
-MEMORY_SCRIPT = textwrap.dedent(
+MEMORY_SCRIPT = RSS_ANON + textwrap.dedent(
     """
     import sys, threading, time
     import numpy as np
     from losscalc import compute
-
-    def rss_anon():
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
 
     T, N, C, S = 400, 3000, 40, 10
     rng = np.random.default_rng(0)

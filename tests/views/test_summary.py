@@ -11,9 +11,10 @@ import textwrap
 import numpy as np
 import pytest
 
-from losscalc.views import Groups, Summary, TopK
+from losscalc.views import Summary
 from losscalc.views.summary import QUANTILES
-from tests.views.streaming import check_histogram, feed_summary, fold, splits
+from tests.helpers import RSS_ANON
+from tests.views.streaming import check_histogram, feed_summary, splits
 
 
 @pytest.mark.parametrize(
@@ -162,16 +163,10 @@ def test_streaming_quantiles_on_3e7_elements(dist):
     check_histogram(out["histogram"], x)
 
 
-MEMORY_SCRIPT = textwrap.dedent(
+MEMORY_SCRIPT = RSS_ANON + textwrap.dedent(
     """
     import numpy as np
     from losscalc.views import Groups, Summary, TopK
-
-    def rss_anon():
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) * 1024
 
     rng = np.random.default_rng(0)
     summary, top, bottom, groups = Summary(), TopK(100), TopK(100, largest=False), Groups()
