@@ -156,10 +156,11 @@ def _check_triplet(anchor, positive, negative, margin) -> None:
 
 def _pnorm(v: np.ndarray, p: float) -> np.ndarray:
     """The p-norm over the last dimension (a scalar's norm is its absolute value), as torch.norm."""
+    if p == 2:  # Σ v² in one pass, with no |v| or v² array made
+        w = v if v.ndim else v.reshape(1)
+        return np.sqrt(np.einsum("...i,...i->...", w, w)).reshape(v.shape[:-1])
     a = np.abs(v if v.ndim else v.reshape(1))
-    if p == 2:
-        out = np.sqrt((a * a).sum(axis=-1))
-    elif p == 1:
+    if p == 1:
         out = a.sum(axis=-1)
     elif p == np.inf:
         out = a.max(axis=-1, initial=0)
@@ -200,7 +201,8 @@ def _pairwise(x1, x2, names, p=2.0, eps=1e-6):
     """F.pairwise_distance: ‖x1 - x2 + eps‖_p over the last dimension; and its backward, which
     maps g = ∂/∂distance to (∂/∂x1, ∂/∂x2), or None where PyTorch has no gradient (p = 0)."""
     a, b = broadcast({names[0]: x1, names[1]: x2})
-    diff = a - b + a.dtype.type(eps)
+    diff = np.subtract(a, b)
+    diff += a.dtype.type(eps)  # (in place: x1 - x2 + eps, as PyTorch adds them)
     norm = _pnorm(diff, p)
 
     def backward(g):
