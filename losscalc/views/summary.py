@@ -29,18 +29,19 @@ is exact when the bucket holds one distinct value (integers, ties). `rank_error`
 in elements, the largest count of those buckets: the estimate lies between the exact order
 statistics x[floor(r - E)] and x[floor(r + E)]. It depends on the data, not on their order:
 for smooth distributions over a few decades it is near n·2**-f times the density of log x
-(measured in the tests: 7e-5 n for 3e7 normals).
+(measured on 3e7 elements: 2.1e-5 n for normals, 7e-5 n for uniforms).
 
 Histogram. Two exact, mergeable histograms of integer counts are kept during the pass, and
 the one that fits is coarsened at finish, so every count is exact and does not depend on the
 chunking, the merge order or the exact limit:
-- log: over the positive values, their magnitudes' buckets merged to `LOG_BITS` mantissa bits
+- log: over the positive values, their magnitudes' buckets merged at finish to `LOG_BITS` mantissa bits
   (4 buckets an octave, edges (1, 1.25, 1.5, 1.75)·2**e). Drawn
   when every finite value is >= 0 and max / (smallest positive) >= 100; exact zeros
   (and -0.0) are then counted apart in `zeros`. Display bins are whole buckets merged:
   quarter, half, one or 2**j octaves.
 - linear: bins of width 2**e aligned on multiples of 2**e, at most `LINEAR_FINE` of them;
-  when the data outgrow them, e grows by one and neighbours merge (exactly). The display
+  when the data outgrow them, e grows by one and neighbours merge (exactly). A chunk with no
+  negative value whose magnitudes' buckets nest in its bins is counted from the buckets. The display
   bins are power-of-two multiples of the fine width; `zeros` is 0 (zeros are in the bins).
 Bins are half-open [lo, hi). counts plus zeros add up to the finite elements.
 """
