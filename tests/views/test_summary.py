@@ -249,3 +249,28 @@ def test_the_engine_estimates_on_its_workers_past_the_exact_limit(monkeypatch):
     assert out["quantiles_exact"] is False and out["count"] == x.size
     for name, p in QUANTILES:
         assert rank_error(np.abs(x), out[name], p * (x.size - 1)) <= out["rank_error"], name
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_signed_chunks_count_as_the_sides_apart(seed):
+    """Chunks with zeros and negatives are counted in one bincount over both sides' windows
+    (Summary._signed): the same buckets as counting each side on its own, ±0 and subnormals
+    included."""
+    from losscalc.views.summary import _Magnitudes
+
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.lognormal(0, 30, 500) * rng.choice([-1, 1], 500),
+                        [0.0, -0.0, 5e-324, -5e-324, 1e308, -1e308, 2.0**-1074 * 3]])
+    x[rng.random(x.size) < 0.1] = rng.choice([0.0, -0.0])
+    rng.shuffle(x)
+    s = Summary(0, window=2**13)
+    s.add(x)
+    for side, values in ((s.positive, x[x > 0]), (s.negative, -x[x < 0])):
+        alone = _Magnitudes(2**13)
+        alone.add(values, float(values.min()), float(values.max()))
+        assert (side.lo, side.hi, side.shift) == (alone.lo, alone.hi, alone.shift)
+        np.testing.assert_array_equal(side.counts, alone.counts)
+        lower, upper, _, reps = side.buckets()
+        kept = ~np.isnan(reps)
+        assert ((lower[kept] <= reps[kept]) & (reps[kept] < upper[kept])).all()  # each value in its bucket
+    assert s.zeros == np.count_nonzero(x == 0)
