@@ -5,7 +5,9 @@ fit); the CLI turns it into exit code 2 with its message. `warn` emits a `LossWa
 the CLI prints on stderr and a library caller sees as an ordinary Python warning.
 """
 
+import contextvars
 import warnings
+from contextlib import contextmanager
 
 
 class LossError(ValueError):
@@ -16,5 +18,25 @@ class LossWarning(UserWarning):
     """Something PyTorch computes anyway but that is probably a mistake, or is deprecated."""
 
 
+#: The messages of `warn` held back in this thread, instead of being emitted (see `held`).
+_HELD: contextvars.ContextVar[list | None] = contextvars.ContextVar("held_warnings", default=None)
+
+
 def warn(message: str) -> None:
-    warnings.warn(message, LossWarning, stacklevel=3)
+    held = _HELD.get()
+    if held is not None:
+        held.append(message)
+    else:
+        warnings.warn(message, LossWarning, stacklevel=3)
+
+
+@contextmanager
+def held():
+    """Hold back the warnings `warn` emits in this thread: the list of their messages. (The
+    engine runs a chunk's blocks so, and runs the chunk whole again if any would warn: a
+    warning then says what the chunk says, whatever the output.)"""
+    token = _HELD.set([])
+    try:
+        yield _HELD.get()
+    finally:
+        _HELD.reset(token)

@@ -29,7 +29,8 @@ class KernelOut:
     terms: named intermediate values, each broadcastable to `elements` (the breakdown columns),
         or a function making one, for a term that costs time and is only wanted when shown.
     mean_divisor, denominator: `mean = Σ (elements / mean_divisor) / denominator`; by default
-        no divisor and the elements' count (CTC divides each loss by its target length first).
+        no divisor, and Σ weights if weights are given, else the elements' count (CTC divides
+        each loss by its target length first).
         The denominator is this chunk's share: the reducer adds the chunks' shares.
         `numerator_label` and `denominator_label` say so in words.
     batch: what `batchmean` divides the sum by (this chunk's share of it).
@@ -90,15 +91,29 @@ class Partials:
     mean_warning: str | None = None
 
     @classmethod
-    def of(cls, out: KernelOut) -> "Partials":
+    def of(cls, out: KernelOut, rows: int | None = None) -> "Partials":
+        """A chunk's partials. `rows`: its sums are added up block by block of that many items
+        along axis 0, in order, as the blocks' own partials would be (Plan.partials): a mean
+        is then the same to the last bit whether the kernel saw the chunk whole or in blocks."""
         e = out.elements
-        total = float(e.sum(dtype=np.float64))
+        cuts = range(0, e.shape[0], rows) if rows and e.ndim and e.shape[0] > rows else (None,)
+
+        def summed(a) -> float:
+            total = 0.0
+            for i in cuts:
+                total += float((a if i is None else a[i:i + rows]).sum(dtype=np.float64))
+            return total
+
+        total = summed(e)
         if out.mean_divisor is None:
             numerator = total
         else:
             numerator = float((e / out.mean_divisor).sum(dtype=np.float64))
         k, index = out.ignored if out.ignored is not None else (0, None)
-        den = e.size if out.denominator is None else out.denominator
+        if out.denominator is None:
+            den = e.size if out.weights is None else summed(out.weights)
+        else:
+            den = out.denominator
         den = int(den) if isinstance(den, (int, np.integer)) else float(den)  # a count stays a whole number
         return cls(e.size, total, numerator, den,
                    1 if out.batch is None else int(out.batch), k, index, out.numerator_label,

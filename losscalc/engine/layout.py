@@ -25,6 +25,17 @@ class Split:
     cutters: dict[str, Callable[[int, int], tuple[int, int]]] = field(default_factory=dict)
     # a tensor cut by another rule: items [a, b) -> its own rows [start, stop) along axis 0
     value_row: int | None = None  # the work per item when no gradient is asked, if not `row`
+    blocks: bool = False  # the kernel works element by element: a chunk's partials can be made by blocks
+
+
+#: A chunk whose partials alone are wanted (a mean or sum with no sink and no view) is handed
+#: to an element-by-element kernel in this many blocks, each small enough to stay in the
+#: cache: the kernel's temporaries are a block's, so that a few of them on each thread stay
+#: under one chunk's worth (bench_all's "extra chunks"), and its several NumPy passes run
+#: over cached data. smooth_l1 over 1e7 float64 on 2 threads: chunks whole 34.9 ms and 48 MiB
+#: of temporaries; 8 blocks (2**17 elements) 28.6 ms and 10 MiB; 16 blocks were slower (the
+#: kernel's fixed cost a call, which holds the GIL).
+BLOCKS = 8
 
 
 def elementwise(shapes: dict[str, tuple], tensors) -> Split | None:
@@ -39,7 +50,7 @@ def elementwise(shapes: dict[str, tuple], tensors) -> Split | None:
         return None
     n = full[0]
     axes = {k: 0 for k, s in shapes.items() if len(s) == len(full) and s[0] == n}
-    return Split(n, math.prod(full[1:]), axes)
+    return Split(n, math.prod(full[1:]), axes, blocks=True)
 
 
 def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",), work: int | None = None) -> Callable:
@@ -73,7 +84,7 @@ def gaussian_nll(shapes: dict[str, tuple], tensors) -> Split | None:
     if split is None:
         return None
     if len(var) in (ndim, ndim - 1) and len(var) >= 1 and var[0] == split.n and ndim >= 2 or var == shapes["input"]:
-        return Split(split.n, split.row, {**split.axes, "var": 0})
+        return Split(split.n, split.row, {**split.axes, "var": 0}, blocks=True)
     return split if not var else None  # a scalar var goes whole; any other shape, the kernel judges whole
 
 

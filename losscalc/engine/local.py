@@ -91,5 +91,4 @@ class _Slim:
         return len(self.chunks)
 
     def run(self, chunk):
-        out, partials, _ = self.plan.run(chunk)
-        return out.slim(), partials, None
+        return (*self.plan.partials(chunk), None)

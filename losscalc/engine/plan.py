@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..errors import LossError
+from ..casts import cast, frames
+from ..errors import LossError, held
 from ..kernels.common import CHUNK_ITEMS, CHUNK_START
 from ..reduction import KernelOut, Partials
-from .layout import LAYOUTS, Split
+from .layout import BLOCKS, LAYOUTS, Split
 
 CHUNK_ELEMENTS = 1 << 20  # elements of work per chunk: a few MiB per array, in cache, many chunks per core
 
@@ -63,6 +64,7 @@ class Plan:
         work = max((math.prod(s) for s in shapes.values()), default=0)
         split = LAYOUTS[loss.layout](shapes, inputs) if work > size or any(map(is_lazy, inputs.values())) else None
         self.split: Split | None = split
+        self.block: int | None = None  # items a block (Plan.partials), for a layout that has blocks
         if split is None:
             self.chunks = [Chunk(0, 0, 0)]
         else:
@@ -70,6 +72,8 @@ class Plan:
             rows = max(1, size // max(row, 1))
             self.chunks = [Chunk(i, a, min(a + rows, split.n)) for i, a in enumerate(range(0, split.n, rows))] \
                 or [Chunk(0, 0, 0)]
+            if split.blocks:
+                self.block = max(1, size // BLOCKS // max(split.row, 1))
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -87,8 +91,6 @@ class Plan:
 
     def arrays(self, chunk: Chunk) -> dict[str, np.ndarray]:
         """Chunk `chunk` of every tensor, in the computation's dtype."""
-        from ..casts import cast, frames
-
         out = {}
         for name, a in self.inputs.items():
             if self.split is None:
@@ -116,22 +118,46 @@ class Plan:
 
     def run(self, chunk: Chunk) -> tuple[KernelOut, Partials, dict]:
         """The kernel on one chunk: its output, its partials and the arrays it was given."""
+        with np.errstate(all="ignore"):
+            return self._run(chunk)
+
+    def _run(self, chunk: Chunk) -> tuple[KernelOut, Partials, dict]:
         arrays = self.arrays(chunk)
         token = CHUNK_START.set(chunk.start)
         items = CHUNK_ITEMS.set((chunk.stop - chunk.start, self.split.n) if self.split else None)
         try:
-            with np.errstate(all="ignore"):
-                options = {name: arrays[flag] if name in self.tensor_options else value
-                           for name, value in self.options.items()
-                           for flag in [self.tensor_options.get(name)]}
-                out = self.loss.kernel(*(arrays[n] for n in self.positional), **options)
-                partials = Partials.of(out)
-                if self.after is not None:  # a view's own work on the chunk, on this worker thread
-                    out.after = self.after(out)
+            options = {name: arrays[flag] if name in self.tensor_options else value
+                       for name, value in self.options.items()
+                       for flag in [self.tensor_options.get(name)]}
+            out = self.loss.kernel(*(arrays[n] for n in self.positional), **options)
+            partials = Partials.of(out, self.block)
+            if self.after is not None:  # a view's own work on the chunk, on this worker thread
+                out.after = self.after(out)
         finally:
             CHUNK_START.reset(token)
             CHUNK_ITEMS.reset(items)
         return out, partials, arrays
+
+    def partials(self, chunk: Chunk) -> tuple[KernelOut, Partials]:
+        """A chunk's partials alone, for a mean or sum with no sink and no view: with a layout
+        that has blocks, the kernel runs on the chunk a block at a time (layout.BLOCKS), and
+        the chunk's partials are the same to the last bit as `run`'s (Partials.of adds its
+        sums by the same blocks). If a block warns, the chunk runs again whole, so that the
+        warning names the chunk's counts, as the other outputs' runs say it. The output comes
+        back slim (KernelOut.slim): the chunk's elements' shape, no arrays."""
+        if self.block is None or chunk.stop - chunk.start <= self.block:
+            out, partials, _ = self.run(chunk)
+            return out.slim(), partials
+        partials = Partials()
+        with np.errstate(all="ignore"), held() as said:
+            for a in range(chunk.start, chunk.stop, self.block):
+                out, part, _ = self._run(Chunk(chunk.index, a, min(a + self.block, chunk.stop)))
+                partials = partials.add(part)
+        if said:
+            out, partials, _ = self.run(chunk)
+            return out.slim(), partials
+        shape = (chunk.stop - chunk.start, *out.elements.shape[1:])
+        return replace(out.slim(), elements=np.broadcast_to(np.zeros((), out.elements.dtype), shape)), partials
 
     def element_start(self, chunk: Chunk, out: KernelOut) -> int:
         """The flat index (C order) of the chunk's first element in the whole elements array."""

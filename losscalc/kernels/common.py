@@ -88,9 +88,12 @@ def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Broadcast named arrays against each other, or say which shapes do not fit."""
     from ..limits import shape_too_large
 
+    values = list(arrays.values())
+    if all(a.shape == values[0].shape for a in values):  # (the usual case, for every chunk: nothing to do)
+        return values
     shapes = ", ".join(f"{name} {shape_str(a.shape)}" for name, a in arrays.items())
     try:
-        shape = np.broadcast_shapes(*(a.shape for a in arrays.values()))
+        shape = np.broadcast_shapes(*(a.shape for a in values))
     except ValueError:
         raise LossError(
             f"the shapes {shapes} cannot be broadcast together: each dimension, counted from "
@@ -99,7 +102,7 @@ def broadcast(arrays: dict[str, np.ndarray]) -> list[np.ndarray]:
     too_large = shape_too_large(shape)
     if too_large:
         raise LossError(f"broadcasting {shapes} together gives a result whose {too_large}.")
-    return list(np.broadcast_arrays(*arrays.values()))
+    return list(np.broadcast_arrays(*values))
 
 
 def warn_if_broadcast(a: np.ndarray, b: np.ndarray, a_name: str = "input", b_name: str = "target",
@@ -205,16 +208,18 @@ def check_probabilities(t: np.ndarray, name: str, hint: str, *, axis: int | None
 
 
 def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this loss",
-                    batch_axis: int | None = 0) -> None:
+                    batch_axis: int | None = 0) -> bool:
     """Warn when a target holds values other than 1 and -1 (PyTorch computes silently);
-    batch_axis as `first_index` takes it."""
-    odd = (target != 1) & (target != -1)
+    batch_axis as `first_index` takes it. True when it holds only 1 and -1."""
+    odd = np.abs(target) != 1
     if odd.any():
         warn(
             f"{name} should hold only 1 and -1 for {loss}; it holds {int(odd.sum())} other "
             f"value(s), first {first_value(target, odd)}{at_index(first_index(odd, batch_axis))}. PyTorch computes anyway; "
             "did you mean labels in {-1, 1} rather than {0, 1}?"
         )
+        return False
+    return True
 
 
 def torch_sgn(d: np.ndarray) -> np.ndarray:

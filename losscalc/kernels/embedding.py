@@ -45,6 +45,18 @@ def margin_ranking(input1, input2, target, *, margin=0.0):
     return KernelOut(np.maximum(score, 0), {"-y·(x1-x2)+margin": score}, backward=backward)
 
 
+def _by_sign(y: np.ndarray, negative: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """`negative` where y's sign bit is set, else `positive` (arrays of y's float dtype and
+    shape): a bitwise select by y's sign, for y in {-1, 1}. np.where costs ~4 ns an element
+    on random signs (a branch per element), this ~1."""
+    int_type = np.dtype(f"i{y.dtype.itemsize}")
+    mask = np.right_shift(y.view(int_type), 8 * y.dtype.itemsize - 1)  # all ones where y < 0
+    out = np.bitwise_xor(negative.view(int_type), positive.view(int_type))
+    np.bitwise_and(out, mask, out=out)
+    np.bitwise_xor(out, positive.view(int_type), out=out)  # p ^ ((n ^ p) & mask)
+    return out.view(y.dtype)
+
+
 def hinge_embedding(input, target, *, margin=1.0):
     """Hinge embedding loss: small distances for similar pairs (y = 1), at least `margin` for dissimilar (y = -1).
 
@@ -65,14 +77,17 @@ def hinge_embedding(input, target, *, margin=1.0):
         torch.nn.HingeEmbeddingLoss, torch.nn.functional.hinge_embedding_loss
     """
     warn_if_broadcast(input, target)
-    warn_unless_pm1(target, "target", "hinge_embedding", batch_axis_of(target, input))
+    pm1 = warn_unless_pm1(target, "target", "hinge_embedding", batch_axis_of(target, input))
     x, y = broadcast({"input": input, "target": target})
     zero = np.zeros((), x.dtype)
     hinge = np.subtract(x.dtype.type(margin), x, out=np.empty_like(x))
     np.maximum(hinge, 0, out=hinge)
-    # the hinge where y != 1, plus x where y != -1 (both for a y that is neither), in one array
-    elements = np.where(y != 1, hinge, zero)
-    np.add(elements, x, out=elements, where=y != -1)
+    if pm1 and y.dtype == x.dtype and y.shape == x.shape:
+        elements = _by_sign(y, hinge, x)
+        np.add(elements, zero, out=elements)  # 0 + x, as PyTorch adds its two terms: -0 gives +0
+    else:  # the hinge where y != 1, plus x where y != -1 (both for a y that is neither)
+        elements = np.where(y != 1, hinge, zero)
+        np.add(elements, x, out=elements, where=y != -1)
 
     def backward(g):
         """∂l/∂x = 1 where y != -1, minus 1 where y != 1 and margin - x >= 0 (clamp_min's backward

@@ -51,7 +51,6 @@ def _weighted(err: np.ndarray, ddiff: Callable[[], np.ndarray], input: np.ndarra
     return KernelOut(
         np.multiply(err, weight, out=err),
         {**terms, "weight": weight},
-        denominator=weight.sum(dtype=err.dtype),
         numerator_label="Σ w·l",
         denominator_label="Σ w",
         weights=weight,
