@@ -32,9 +32,10 @@ def warn(message: str) -> None:
 
 @contextmanager
 def held():
-    """Hold back the warnings `warn` emits in this thread: the list of their messages. (The
-    engine runs a chunk's blocks so, and runs the chunk whole again if any would warn: a
-    warning then says what the chunk says, whatever the output.)"""
+    """Hold back the warnings `warn` emits in this thread: the list of their messages. The
+    local engine's worker threads hold a chunk's, for the consumer to say in chunk order; a
+    chunk run by blocks holds the blocks', and runs whole again if any would warn, so that
+    the warning says what the chunk says, whatever the output."""
     token = _HELD.set([])
     try:
         yield _HELD.get()

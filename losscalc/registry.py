@@ -124,6 +124,7 @@ class Loss:
     example: str = ""  # CLI arguments after the loss name, runnable as they are
     pitfalls: tuple[str, ...] = ()  # what users trip on, for `losscalc explain`
     layout: str = "elementwise"  # how the tensors line up along the batch axis: engine/layout.py
+    blocks: bool = True  # a mean's chunks may be run by blocks (layout.BLOCKS); False for a kernel that blocks its own work
 
     @property
     def matches(self) -> str:

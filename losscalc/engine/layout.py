@@ -71,7 +71,7 @@ def rows(min_ndim: int = 2, whole: tuple[str, ...] = ("--weight",), work: int | 
             if not shape or shape[0] != n:
                 return None
             axes[name] = 0
-        return Split(n, work or max(1, math.prod(lead[1:])), axes)
+        return Split(n, work or max(1, math.prod(lead[1:])), axes, blocks=work is None)
 
     return layout
 

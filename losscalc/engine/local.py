@@ -11,6 +11,8 @@ import os
 import sys
 from collections import deque
 
+from ..errors import held, warn
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
 _malloc_tuned = False
 
@@ -63,15 +65,17 @@ def run_chunks(plan, threads: int | None = None, progress=None, slim: bool = Fal
     todo = iter(plan.chunks)
     try:
         for chunk in todo:
-            pending.append((chunk, pool.submit(plan.run, chunk)))
+            pending.append((chunk, pool.submit(_holding, plan.run, chunk)))
             if len(pending) > threads:
                 break
         while pending:
             chunk, future = pending.popleft()
-            result = future.result()
+            result, said = future.result()
             for nxt in todo:
-                pending.append((nxt, pool.submit(plan.run, nxt)))
+                pending.append((nxt, pool.submit(_holding, plan.run, nxt)))
                 break
+            for message in said:  # a chunk's warnings, said in chunk order, whichever thread ran first
+                warn(message)
             yield (chunk, *result)
             if progress:
                 progress(chunk.index + 1, len(plan))
@@ -79,6 +83,13 @@ def run_chunks(plan, threads: int | None = None, progress=None, slim: bool = Fal
         for _, future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _holding(run, chunk):
+    """run(chunk) on a worker thread, with the warnings it would emit held back: (its result,
+    their messages), for the consumer to say in chunk order."""
+    with held() as said:
+        return run(chunk), said
 
 
 class _Slim:

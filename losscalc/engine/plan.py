@@ -72,7 +72,7 @@ class Plan:
             rows = max(1, size // max(row, 1))
             self.chunks = [Chunk(i, a, min(a + rows, split.n)) for i, a in enumerate(range(0, split.n, rows))] \
                 or [Chunk(0, 0, 0)]
-            if split.blocks:
+            if split.blocks and loss.blocks:
                 self.block = max(1, size // BLOCKS // max(split.row, 1))
 
     def __len__(self) -> int:
@@ -151,6 +151,7 @@ class Plan:
         partials = Partials()
         with np.errstate(all="ignore"), held() as said:
             for a in range(chunk.start, chunk.stop, self.block):
+                out = None  # (the last block's arrays let go before the next block's are made)
                 out, part, _ = self._run(Chunk(chunk.index, a, min(a + self.block, chunk.stop)))
                 partials = partials.add(part)
         if said:

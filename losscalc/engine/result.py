@@ -72,7 +72,9 @@ class Result:
             parts: dict[str, list] = {}
             for out, _ in outs:
                 for k, v in out.terms.items():
-                    v = v() if callable(v) else v
+                    if callable(v):
+                        with np.errstate(all="ignore"):  # (a term made late, as the kernel made the rest)
+                            v = v()
                     parts.setdefault(k, []).append(np.broadcast_to(np.asarray(v), out.elements.shape))
             self.__dict__["_terms"] = {k: v[0] if len(v) == 1 else np.concatenate(v) for k, v in parts.items()}
         return self.__dict__["_terms"]

@@ -300,7 +300,10 @@ def log_cosh(input, target):
     d = input - target
     z = np.abs(d)
     with np.errstate(over="ignore"):
-        elements = z + np.log1p(np.exp(-2 * z)) - LOG2
+        elements = np.asarray(np.multiply(z, z.dtype.type(-2)))  # |d| + log1p(exp(-2|d|)) - log 2, in one array
+        np.log1p(np.exp(elements, out=elements), out=elements)
+        np.add(z, elements, out=elements)
+        np.subtract(elements, LOG2, out=elements)
 
     def backward(g):
         slope = g * np.tanh(d)

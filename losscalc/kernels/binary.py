@@ -80,13 +80,15 @@ def bce(input, target, *, weight=None):
                                          "bce_with_logits, which takes logits.")
     _check_unit_interval(target, "target", "bce takes target probabilities, usually 0 or 1.")
     low = input.dtype.type(-100)
-    log_x = np.maximum(np.log(input), low, out=np.empty_like(input))
+    log_x = np.log(input, out=np.empty_like(input))
+    np.maximum(log_x, low, out=log_x)
     log_1mx = np.negative(input, out=np.empty_like(input))
     np.maximum(np.log1p(log_1mx, out=log_1mx), low, out=log_1mx)
     elements = np.subtract(target, 1, out=np.empty_like(input))  # (y - 1) log(1 - x) - y log(x)
     np.multiply(elements, log_1mx, out=elements)
-    np.subtract(elements, np.multiply(target, log_x), out=elements)
-    terms = {"log(x) clamped": log_x, "log(1-x) clamped": log_1mx}
+    y_log_x = np.multiply(target, log_x, out=log_1mx)  # (log(1 - x) is made again when shown)
+    np.subtract(elements, y_log_x, out=elements)
+    terms = {"log(x) clamped": log_x, "log(1-x) clamped": lambda: np.maximum(np.log1p(-input), low)}
 
     def backward(g):
         """PyTorch's own formulas, not the derivative of the clamped logs (derivatives.yaml:

@@ -476,6 +476,7 @@ LOSSES = [
         (CLASS_WEIGHT, _IGNORE,
          _LABEL_SMOOTHING),
         layout="rows",
+        blocks=False,  # (its kernel works by blocks of rows already)
         aliases=("CrossEntropyLoss", "ce", "xent", "softmax_cross_entropy", "categorical_crossentropy"),
         torch="CrossEntropyLoss",
         example="--weight 0.6,0.2,0.2 'ones(2,3)*0.5' 0,1",

@@ -338,6 +338,7 @@ LOSSES = [
         (_P,
          Option("margin", float, 1.0, "the margin by which the target score should win"), CLASS_WEIGHT),
         layout="rows",
+        blocks=False,  # (its kernel works by blocks of rows already)
         aliases=("MultiMarginLoss", "multi_margin_loss", "multiclass_hinge"), torch="MultiMarginLoss",
         example="'[[0.1,0.2,0.4,0.8]]' 3",
     ),
@@ -346,6 +347,7 @@ LOSSES = [
         (Tensor("input", help="scores over C classes"),
          Tensor("target", "index", "class indices of each row, padded with -1")),
         layout="rows",
+        blocks=False,  # (its kernel works by blocks of rows already)
         aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"), torch="MultiLabelMarginLoss",
         example="'[[0.1,0.2,0.4,0.8]]' '[[3,0,-1,1]]'",
         pitfalls=("labels after the first -1 are ignored; 0 is a class, not padding.",),
@@ -355,6 +357,7 @@ LOSSES = [
         (Tensor("input", help="scores (logits) over C classes"), Tensor("target", help="0 or 1 per class")),
         (Option("weight", "tensor", None, "per-class weights (C)"),),
         layout="rows",
+        blocks=False,  # (its kernel works by blocks of rows already)
         aliases=("MultiLabelSoftMarginLoss", "multilabel_soft_margin_loss"), torch="MultiLabelSoftMarginLoss",
         example="'[[0.3,-1.2,2.0]]' '[[1,0,1]]'",
     ),

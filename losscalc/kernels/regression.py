@@ -322,9 +322,12 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
     warn_if_broadcast(input, target, torch_warns=False)
     x, y, aligned = broadcast({"input": input, "target": target, "var": var})
     v = np.maximum(aligned, eps)
-    scaled = (x - y) ** 2 / v
-    log_var = np.log(v)
-    elements = 0.5 * (log_var + scaled)
+    scaled = np.asarray(np.subtract(x, y))  # (a 0-d result is a NumPy scalar: made an array)
+    np.square(scaled, out=scaled)
+    np.divide(scaled, v, out=scaled)  # (x - y)² / var: x, y and var are broadcast alike
+    elements = np.asarray(np.log(v))  # 0.5 (log var + (x - y)² / var), in one array; log var made again when shown
+    np.add(elements, scaled, out=elements)
+    np.multiply(elements, 0.5, out=elements)
     if full:
         elements = elements + 0.5 * math.log(2 * math.pi)
 
@@ -342,7 +345,7 @@ def gaussian_nll(input, target, var, *, full=False, eps=1e-6):
             grads["var"] = gv.sum(axis=-1) if var.ndim > given.ndim else gv
         return grads
 
-    return KernelOut(elements, {"var": aligned, "var clamped": v, "log var": log_var, "(x-y)²/var": scaled},
+    return KernelOut(elements, {"var": aligned, "var clamped": v, "log var": lambda: np.log(v), "(x-y)²/var": scaled},
                      backward=backward)
 
 

@@ -70,7 +70,8 @@ def chunk_columns(result: Result, out, arrays) -> list[tuple[str, np.ndarray]]:
             continue
     for name, t in out.terms.items():
         try:
-            columns.append((name, np.broadcast_to(np.asarray(t() if callable(t) else t), shape)))
+            with np.errstate(all="ignore"):  # (a term made late, as the kernel made the rest)
+                columns.append((name, np.broadcast_to(np.asarray(t() if callable(t) else t), shape)))
         except ValueError:
             continue
     columns.append(("loss", out.elements))
