@@ -8,7 +8,9 @@ Statistics. count, NaN, +inf and -inf counts are over all elements; min, max, me
 the quantiles over the finite ones (NaN when there are none; -0.0 is taken as 0.0). std is the sample standard
 deviation (correction=1, as `torch.std`), from per-chunk count/mean/M2 in float64 merged with
 Chan et al.'s formula (exact to ~1e-15 relative, plus a few ulps of the mean when chunks
-are tiny and std is far below |mean|).
+are tiny and std is far below |mean|). A chunk's M2 is Σx² - n·mean² when that keeps at
+least half of Σx² (the std is about the mean or more: the loss elements' usual case, and
+twice the rounding of a second pass at most), else Σ(x - mean)², a second pass.
 
 Magnitudes. The positive values, and apart the magnitudes of the negative ones, are counted
 exactly by the top bits of their float64: key = bits >> (52 - f), so a bucket is
@@ -361,9 +363,13 @@ class Summary:
             zeros, buckets = self._signed(x, lo, hi)
         with np.errstate(over="ignore", invalid="ignore"):  # near the float64 limits: inf, as NumPy
             mean = float(x.mean())
-            d = x - mean
-            self._moments(x.size, mean, float(np.einsum("i,i->", d, d)))  # (np.dot would start BLAS threads)
-        del d
+            squares = float(np.einsum("i,i->", x, x))  # (np.dot would start BLAS threads)
+            m2 = squares - x.size * mean * mean
+            if not (math.isfinite(squares) and m2 >= squares / 2):  # it cancels: a second pass, about the mean
+                d = x - mean
+                m2 = float(np.einsum("i,i->", d, d))
+                del d
+            self._moments(x.size, mean, m2)
         self.linear.add(x, lo, hi, buckets, zeros)
         self._keep([x + 0.0] if self.values is not None and self.n <= self.exact_limit else ())  # -0.0 made 0.0
 
