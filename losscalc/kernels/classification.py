@@ -81,7 +81,7 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0, y=N
     ones = np.ones(c, dt)
     for r, k in _blocks(n, c, d):
         xb, b, mb, sb = x[r, :, k], _view(buf, r, k), m[r, k], logs[r, k]
-        if c <= SMALL_C:  # class by class: NumPy's reduction over a short axis is slow
+        if c <= SMALL_C and b.shape[2] == 1:  # class by class: NumPy's reduction over a short last axis is slow
             np.copyto(mb, xb[:, 0])
             for j in range(1, c):
                 np.maximum(mb, xb[:, j], out=mb)
@@ -89,7 +89,7 @@ def _lse_blocks(x: np.ndarray, vec=None, probs=None, smoothing: float = 0.0, y=N
             np.max(xb, axis=1, out=mb)
         np.subtract(xb, mb[:, None, :], out=b)
         if y is not None:
-            np.take(b.reshape(-1), _target_index(y[r, k], *b.shape), out=xm[r, k])
+            np.take(b.reshape(-1), _target_index(y[r, k], *b.shape), out=xm[r, k], mode="clip")  # (y checked)
         if probs is not None:
             q = _smoothed(probs[r, :, k], smoothing, vec, _view(qbuf, r, k))
             _class_sum(q, ones, qsum[r, k])
