@@ -133,8 +133,9 @@ def cosine_embedding(input1, input2, target, *, margin=0.0):
     warn_unless_pm1(target, "target", "cosine_embedding")
     x1, x2 = broadcast({"input1": input1, "input2": input2})
     eps = x1.dtype.type(_COSINE_EPS)
-    prod = (x1 * x2).sum(axis=-1)
-    m1, m2 = (x1 * x1).sum(axis=-1) + eps, (x2 * x2).sum(axis=-1) + eps
+    rows = "...j,...j->..."  # Σ_d over each row, by einsum: no (N, D) product array, no short-axis reduction
+    prod = np.einsum(rows, x1, x2)
+    m1, m2 = np.einsum(rows, x1, x1) + eps, np.einsum(rows, x2, x2) + eps
     denom = np.sqrt(m1 * m2)
     cos, y = broadcast({"cos(input1, input2)": prod / denom, "target": target})
     zero = np.zeros((), cos.dtype)
