@@ -81,10 +81,12 @@ def js_div(p, q):
         _check_nonnegative(t, name, "js_div takes probabilities; apply a softmax to logits first.")
     for t, name in ((p, "p"), (q, "q")):
         _warn_unless_rows_sum_to_1(t, name, "js_div")
-    m = (p + q) / 2
-    with np.errstate(all="ignore"):
-        kl_p = xlogy(p, p / m).sum(axis=-1)  # SciPy's rel_entr(p, m)
-        kl_q = xlogy(q, q / m).sum(axis=-1)
+    m = np.add(p, q)
+    np.divide(m, 2, out=m)
+    with np.errstate(all="ignore"):  # SciPy's rel_entr(p, m), p / m made its own log's array
+        kl_p = xlogy(p, r := np.divide(p, m), out=r).sum(axis=-1)
+        kl_q = xlogy(q, r := np.divide(q, m), out=r).sum(axis=-1)
+        del r
 
     def backward(g):
         with np.errstate(all="ignore"):
@@ -247,20 +249,25 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
              "positive class's share, in [0, 1] (or negative for no weighting). torchvision computes anyway.")
     x, t = input, target
     p = sigmoid(x)
-    with np.errstate(all="ignore"):
-        ce = (1 - t) * x - log_sigmoid(x)
-        p_t = p * t + (1 - p) * (1 - t)
-        a = 1 - p_t
-        mod = a ** gamma
     weighted = alpha >= 0
-    alpha_t = alpha * t + (1 - alpha) * (1 - t) if weighted else np.ones((), x.dtype)
-    elements = alpha_t * (ce * mod)
-    terms = {"p = σ(x)": p, "ce": ce, "(1-p_t)^γ": mod}
+    with np.errstate(all="ignore"):
+        ce = np.asarray(np.multiply(np.subtract(1, t), x))  # (1 - t) x - log σ(x)
+        np.subtract(ce, log_sigmoid(x), out=ce)
+        mod = _one_minus_pt(p, t)
+        mod **= gamma  # (1 - p_t)^γ in place (the same fast paths as a ** γ)
+        elements = np.asarray(np.multiply(ce, mod))
+        if weighted:
+            np.multiply(_alpha_t(t, alpha), elements, out=elements)
+    # (1 - p_t)^γ and α_t are made again when shown: p, ce and the elements are the arrays kept
+    terms = {"p = σ(x)": p, "ce": ce, "(1-p_t)^γ": lambda: _one_minus_pt(p, t) ** gamma}
     if weighted:
-        terms["α_t"] = alpha_t
+        terms["α_t"] = lambda: _alpha_t(t, alpha)
 
     def backward(g):
         with np.errstate(all="ignore"):
+            a = _one_minus_pt(p, t)
+            mod = a ** gamma
+            alpha_t = _alpha_t(t, alpha) if weighted else np.ones((), x.dtype)
             g_mod = g * alpha_t * ce
             g_a = np.zeros_like(a) if gamma == 0 else g_mod * (gamma * a ** (gamma - 1))
             g_ce = g * alpha_t * mod
@@ -272,6 +279,23 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
         return {"input": grad_x, "target": grad_t}
 
     return KernelOut(elements, terms, backward=backward)
+
+
+def _one_minus_pt(p: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """1 - p_t, p_t = p t + (1 - p)(1 - t) (torchvision's), in one new array."""
+    pt = np.asarray(np.multiply(p, t))
+    q = np.asarray(np.subtract(1, p))
+    np.multiply(q, np.subtract(1, t), out=q)
+    np.add(pt, q, out=pt)
+    return np.subtract(1, pt, out=pt)
+
+
+def _alpha_t(t: np.ndarray, alpha: float) -> np.ndarray:
+    """α_t = α t + (1 - α)(1 - t) (torchvision's), in one new array."""
+    at = np.asarray(np.multiply(t, t.dtype.type(alpha)))
+    u = np.asarray(np.subtract(1, t))
+    np.multiply(u, t.dtype.type(1 - alpha), out=u)
+    return np.add(at, u, out=at)
 
 
 def log_cosh(input, target):

@@ -21,14 +21,18 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-x))
 
 
-def xlogy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def xlogy(x: np.ndarray, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """x · log(y), and 0 wherever x = 0 (whatever y is: 0 log 0 = 0, and 0 log NaN = 0 too).
+    `out`: an array of the result's shape and dtype to write it in (y itself will do).
 
     torch.xlogy and scipy.special.xlogy give NaN for y = NaN even where x = 0; a caller that
     needs that (kl_div's backward) says so where it calls this. xlogy(x, x / y) is SciPy's
     rel_entr(x, y) for x, y >= 0 (0 where x = 0, also at 0 / 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        product = np.multiply(x, np.log(y), out=np.empty(np.broadcast_shapes(np.shape(x), np.shape(y)),
-                                                         np.result_type(x, y)))
+        if out is not None:
+            product = np.multiply(x, np.log(y, out=out), out=out)
+        else:
+            product = np.multiply(x, np.log(y), out=np.empty(np.broadcast_shapes(np.shape(x), np.shape(y)),
+                                                             np.result_type(x, y)))
     product[np.broadcast_to(x == 0, product.shape)] = 0
     return product
