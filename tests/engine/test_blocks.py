@@ -88,10 +88,11 @@ def test_a_warning_in_a_block_is_said_as_its_chunk_says_it(monkeypatch):
     assert any("it holds 999 other value(s)" in m and "the first of 4 chunks" not in m for m in said())
 
 
-def test_a_blocked_mean_holds_under_one_chunk_of_temporaries():
+def test_a_blocked_mean_holds_under_one_chunk_of_temporaries(monkeypatch):
     """mse over 4M float64 on 2 threads: under one chunk (2**20 elements, 8 MiB) of new memory,
     where whole chunks held one chunk-sized temporary on each thread (16 MiB, tracemalloc). And
     the same value as the run that sees whole chunks."""
+    monkeypatch.delenv("LOSSCALC_CHUNK_ELEMENTS", raising=False)  # (the default chunk, which the bound is of)
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal(4 << 20), rng.standard_normal(4 << 20)
     tracemalloc.start()
