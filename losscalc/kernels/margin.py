@@ -346,8 +346,7 @@ LOSSES = [
         "multilabel_margin", multilabel_margin,
         (Tensor("input", help="scores over C classes"),
          Tensor("target", "index", "class indices of each row, padded with -1")),
-        layout="rows",
-        blocks=False,  # (its kernel works by blocks of rows already)
+        layout="rows",  # (run by blocks too: its chunk-wide label masks shrink to a block's)
         aliases=("MultiLabelMarginLoss", "multilabel_margin_loss"), torch="MultiLabelMarginLoss",
         example="'[[0.1,0.2,0.4,0.8]]' '[[3,0,-1,1]]'",
         pitfalls=("labels after the first -1 are ignored; 0 is a class, not padding.",),

@@ -40,6 +40,7 @@ def _inputs(rng):
         "entropy": ((probs,), {}),
         "wasserstein": ((x, y), {"u_weights": rng.random((N, D))}),
         "dice": ((p, t), {}),
+        "multilabel_margin": ((x, np.where(rng.random((N, D)) < 0.3, -1, rng.integers(0, D, (N, D)))), {}),
     }
 
 
