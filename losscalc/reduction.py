@@ -105,10 +105,7 @@ class Partials:
             return total
 
         total = summed(e)
-        if out.mean_divisor is None:
-            numerator = total
-        else:
-            numerator = float((e / out.mean_divisor).sum(dtype=np.float64))
+        numerator = total if out.mean_divisor is None else summed(e / out.mean_divisor)
         k, index = out.ignored if out.ignored is not None else (0, None)
         if out.denominator is None:
             den = e.size if out.weights is None else summed(out.weights)
