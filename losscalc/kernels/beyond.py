@@ -15,7 +15,9 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, at_least
-from .common import KernelOut, at_index, check_probabilities, check_same_shape, first_index, first_value, shape_str
+from .classification import CHUNK
+from .common import (KernelOut, at_index, check_probabilities, check_same_shape, first_index, first_value, row_blocks,
+                     shape_str)
 from .numerics import log_sigmoid, sigmoid, xlogy
 
 LOG2 = math.log(2.0)
@@ -139,7 +141,7 @@ def _check_samples(t: np.ndarray, name: str) -> None:
 def _sample_weights(w, values: np.ndarray, flag: str, name: str) -> np.ndarray:
     """Weights of `values`' shape, >= 0, each row's sum positive and finite (SciPy's rules)."""
     if w is None:
-        return np.ones(values.shape, values.dtype)
+        return np.broadcast_to(np.ones((), values.dtype), values.shape)
     check_same_shape(values, w, name, flag, " (one weight per sample)")
     _check_nonnegative(w, flag, "weights must be 0 or more.")
     sums = w.sum(axis=-1)
@@ -191,26 +193,41 @@ def wasserstein(u_values, v_values, *, u_weights=None, v_weights=None):
     wu = _sample_weights(u_weights, u, "--u-weights", "u_values")
     wv = _sample_weights(v_weights, v, "--v-weights", "v_values")
     batch, n, m = u.shape[:-1], u.shape[-1], v.shape[-1]
-    z = np.concatenate([u.reshape(-1, n), v.reshape(-1, m)], axis=1)
-    order = np.argsort(z, axis=1, kind="stable")
-    zs = np.take_along_axis(z, order, axis=1)
-    zero_u, zero_v = np.zeros((z.shape[0], n), z.dtype), np.zeros((z.shape[0], m), z.dtype)
-    cum_u = np.take_along_axis(np.concatenate([wu.reshape(-1, n), zero_v], axis=1), order, axis=1).cumsum(axis=1)
-    cum_v = np.take_along_axis(np.concatenate([zero_u, wv.reshape(-1, m)], axis=1), order, axis=1).cumsum(axis=1)
-    with np.errstate(all="ignore"):
-        gap = np.abs(cum_u / cum_u[:, -1:] - cum_v / cum_v[:, -1:])[:, :-1]  # |U - V| right of z_k
-        elements = (gap * np.diff(zs, axis=1)).sum(axis=1).reshape(batch)
-        mean_u = ((wu * u).sum(axis=-1) / wu.sum(axis=-1))
-        mean_v = ((wv * v).sum(axis=-1) / wv.sum(axis=-1))
+    rows = [a.reshape(-1, a.shape[-1]) for a in (u, v, wu, wv)]
+    elements = np.empty(rows[0].shape[0], np.result_type(u, v))
+    for r in row_blocks(elements.size, n + m, CHUNK // 8):  # by blocks of rows: the sort's arrays are a block's
+        _, zs, gap = _merged_rows(*(a[r] for a in rows))
+        with np.errstate(all="ignore"):
+            np.sum(gap * np.diff(zs, axis=1), axis=1, out=elements[r])
+
+    def mean(x, w):
+        with np.errstate(all="ignore"):
+            return (w * x).sum(axis=-1) / w.sum(axis=-1)
 
     def backward(g):
-        pad = np.zeros((z.shape[0], 1), z.dtype)
+        order, _, gap = _merged_rows(*rows)
+        pad = np.zeros((order.shape[0], 1), gap.dtype)
         slope = np.concatenate([pad, gap], axis=1) - np.concatenate([gap, pad], axis=1)
-        grad = np.empty_like(z)
+        grad = np.empty(order.shape, gap.dtype)
         np.put_along_axis(grad, order, slope * g.reshape(-1, 1), axis=1)
         return {"u_values": grad[:, :n].reshape(u.shape), "v_values": grad[:, n:].reshape(v.shape)}
 
-    return KernelOut(elements, {"E[u]": mean_u, "E[v]": mean_v}, shown_inputs=(), backward=backward)
+    return KernelOut(elements.reshape(batch), {"E[u]": lambda: mean(u, wu), "E[v]": lambda: mean(v, wv)},
+                     shown_inputs=(), backward=backward)
+
+
+def _merged_rows(u, v, wu, wv):
+    """Rows of u (k, n) and v (k, m) merged: the stable sort's order of their values side by side
+    (u's first), the sorted values zs, and |U - V| right of each but the last (k, n + m - 1)."""
+    z = np.concatenate([u, v], axis=1)
+    order = np.argsort(z, axis=1, kind="stable")
+    zs = np.take_along_axis(z, order, axis=1)
+    zero_u, zero_v = np.zeros(u.shape, z.dtype), np.zeros(v.shape, z.dtype)
+    cum_u = np.take_along_axis(np.concatenate([wu, zero_v], axis=1), order, axis=1).cumsum(axis=1)
+    cum_v = np.take_along_axis(np.concatenate([zero_u, wv], axis=1), order, axis=1).cumsum(axis=1)
+    with np.errstate(all="ignore"):
+        gap = np.abs(cum_u / cum_u[:, -1:] - cum_v / cum_v[:, -1:])[:, :-1]
+    return order, zs, gap
 
 
 def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
@@ -248,22 +265,33 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
         warn(f"--alpha {alpha} is above 1, so the negative class gets the negative weight 1 - α; α is the "
              "positive class's share, in [0, 1] (or negative for no weighting). torchvision computes anyway.")
     x, t = input, target
-    p = sigmoid(x)
     weighted = alpha >= 0
+
+    def cross_entropy():
+        """ce = (1 - t) x - log σ(x), in one new array (three at once)."""
+        with np.errstate(all="ignore"):
+            log_p = log_sigmoid(x)
+            ce = np.asarray(np.subtract(1, t))
+            np.multiply(ce, x, out=ce)
+            return np.subtract(ce, log_p, out=ce)
+
+    # (1 - p_t)^γ first, then ce, whose array becomes the elements: three arrays of the input's
+    # size at once at most. σ(x), ce, (1 - p_t)^γ and α_t are made again when shown.
     with np.errstate(all="ignore"):
-        ce = np.asarray(np.multiply(np.subtract(1, t), x))  # (1 - t) x - log σ(x)
-        np.subtract(ce, log_sigmoid(x), out=ce)
-        mod = _one_minus_pt(p, t)
+        mod = _one_minus_pt(sigmoid(x), t)
         mod **= gamma  # (1 - p_t)^γ in place (the same fast paths as a ** γ)
-        elements = np.asarray(np.multiply(ce, mod))
+        elements = cross_entropy()
+        np.multiply(elements, mod, out=elements)
+        del mod
         if weighted:
             np.multiply(_alpha_t(t, alpha), elements, out=elements)
-    # (1 - p_t)^γ and α_t are made again when shown: p, ce and the elements are the arrays kept
-    terms = {"p = σ(x)": p, "ce": ce, "(1-p_t)^γ": lambda: _one_minus_pt(p, t) ** gamma}
+    terms = {"p = σ(x)": lambda: sigmoid(x), "ce": cross_entropy,
+             "(1-p_t)^γ": lambda: _one_minus_pt(sigmoid(x), t) ** gamma}
     if weighted:
         terms["α_t"] = lambda: _alpha_t(t, alpha)
 
     def backward(g):
+        p, ce = sigmoid(x), cross_entropy()
         with np.errstate(all="ignore"):
             a = _one_minus_pt(p, t)
             mod = a ** gamma
@@ -282,10 +310,11 @@ def sigmoid_focal(input, target, *, alpha=0.25, gamma=2.0):
 
 
 def _one_minus_pt(p: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """1 - p_t, p_t = p t + (1 - p)(1 - t) (torchvision's), in one new array."""
-    pt = np.asarray(np.multiply(p, t))
+    """1 - p_t, p_t = p t + (1 - p)(1 - t) (torchvision's), in one new array (two at once)."""
     q = np.asarray(np.subtract(1, p))
-    np.multiply(q, np.subtract(1, t), out=q)
+    pt = np.asarray(np.subtract(1, t))
+    np.multiply(q, pt, out=q)  # (1 - p)(1 - t)
+    np.multiply(p, t, out=pt)
     np.add(pt, q, out=pt)
     return np.subtract(1, pt, out=pt)
 

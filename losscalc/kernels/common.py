@@ -222,6 +222,13 @@ def warn_unless_pm1(target: np.ndarray, name: str = "target", loss: str = "this 
     return True
 
 
+def row_blocks(n: int, row: int, elements: int) -> list[slice]:
+    """Slices of n rows of `row` elements each, about `elements` elements a slice (a row at least):
+    a kernel's blocks, whose temporaries stay in cache and a block's size."""
+    rows = max(1, elements // max(1, row))
+    return [slice(r0, min(r0 + rows, n)) for r0 in range(0, n, rows)]
+
+
 def torch_sgn(d: np.ndarray) -> np.ndarray:
     """torch.sgn as autograd uses it (abs, norms): -1, 0 or 1, and 0 at NaN, where np.sign gives NaN."""
     s = np.sign(d)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import LossError, warn
 from ..registry import Loss, Option, Tensor, one_of
-from .common import KernelOut, at_index, broadcast, check_class_indices, first_index, first_value, shape_str
+from .common import KernelOut, at_index, broadcast, check_class_indices, first_index, first_value, row_blocks, shape_str
 from .classification import CHUNK, CLASS_WEIGHT, class_weight, lazy
 
 
@@ -97,11 +97,10 @@ def _class_margins(x, x_y, y, margin):
     in PyTorch's order of operations, and 0 at the target class (which PyTorch skips), in a
     buffer reused from block to block."""
     n, c = x.shape
-    rows = max(1, CHUNK // c)
-    buf = np.empty((min(rows, n), c), x.dtype)
+    blocks = row_blocks(n, c, CHUNK)
+    buf = np.empty((blocks[0].stop if blocks else 0, c), x.dtype)
     shift = x.dtype.type(margin) - x_y
-    for r0 in range(0, n, rows):
-        r = slice(r0, min(r0 + rows, n))
+    for r in blocks:
         z = np.add(x[r], shift[r, None], out=buf[: r.stop - r.start])
         z.reshape(-1)[np.arange(0, z.size, c) + y[r]] = 0
         yield r, z
@@ -187,10 +186,9 @@ def _label_blocks(x, y, labels):
     ys: the labels (rows, slots; 0 past a row's labels), z: a scratch buffer for the margins.
     Rows without labels are left out (their loss is 0)."""
     n, c = x.shape
-    rows = max(1, CHUNK // c)
-    buf, z = np.empty((min(rows, n), c), x.dtype), np.empty((min(rows, n), c), x.dtype)
-    for r0 in range(0, n, rows):
-        r = slice(r0, min(r0 + rows, n))
+    blocks = row_blocks(n, c, CHUNK)
+    buf, z = (np.empty((blocks[0].stop if blocks else 0, c), x.dtype) for _ in range(2))
+    for r in blocks:
         counts = labels[r]
         t = int(counts.max()) if counts.size else 0
         if t == 0:
@@ -268,10 +266,9 @@ def multilabel_soft_margin(input, target, *, weight=None):
     w = w[0] if w else None
     elements = np.empty(x.shape[:axis] + x.shape[axis + 1:], x.dtype)
     if axis and x.shape[0]:  # by blocks of rows (axis 0), in buffers reused from block to block
-        rows = max(1, CHUNK // max(1, math.prod(x.shape[1:])))
-        buf = np.empty((3, min(rows, x.shape[0]), *x.shape[1:]), x.dtype)
-        for r0 in range(0, x.shape[0], rows):
-            r = slice(r0, min(r0 + rows, x.shape[0]))
+        blocks = row_blocks(x.shape[0], math.prod(x.shape[1:]), CHUNK)
+        buf = np.empty((3, blocks[0].stop, *x.shape[1:]), x.dtype)
+        for r in blocks:
             _soft_margin_sum(x[r], t[r], None if w is None else w[r], axis, buf[:, : r.stop - r.start], elements[r])
     else:
         _soft_margin_sum(x, t, w, axis, np.empty((3, *x.shape), x.dtype), elements)
@@ -314,8 +311,7 @@ def _soft_margin_backward(x, t, weight, axis, c):
         gx, gt = np.empty(x.shape, dt), np.empty(x.shape, dt)
         blocks = [slice(None)]  # by blocks of rows when the classes are not axis 0: temporaries of a block's size
         if axis and x.shape[0]:
-            rows = max(1, CHUNK // max(1, math.prod(x.shape[1:])))
-            blocks = [slice(r0, min(r0 + rows, x.shape[0])) for r0 in range(0, x.shape[0], rows)]
+            blocks = row_blocks(x.shape[0], math.prod(x.shape[1:]), CHUNK)
         for r in blocks:
             xb, tb, s = x[r], t[r], ge[r] if axis else ge
             if weight is not None:

@@ -63,3 +63,20 @@ def test_aliases(name):
     from losscalc.registry import find
 
     assert find(name).name in {"triplet_margin", "cosine_embedding", "triplet_margin_with_distance"}
+
+
+@pytest.mark.parametrize("loss", ["triplet_margin", "triplet_margin_with_distance", "cosine_embedding"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_long_row_has_the_same_loss_in_a_chunk_of_its_own(monkeypatch, loss, dtype):
+    """einsum sums a lone row of over 8192 entries by buffers, and a row among others whole: a
+    chunk (or block) of one such row gave another last bit than the whole batch did. Chunks of
+    20000 elements hold one row of these inputs each."""
+    rng = np.random.default_rng(8)
+    x = [rng.normal(size=(3, 20000)) for _ in range(2 if loss == "cosine_embedding" else 3)]
+    if loss == "cosine_embedding":
+        x.append(np.array([1.0, -1.0, 1.0]))
+    whole = compute(loss, *x, reduction="none", dtype=dtype).value
+    monkeypatch.setenv("LOSSCALC_CHUNK_ELEMENTS", "20000")
+    alone = compute(loss, *x, reduction="none", dtype=dtype)
+    assert len(alone.plan) == 3
+    assert alone.value.tobytes() == whole.tobytes()
