@@ -122,12 +122,13 @@ def test_cli_sections_in_json_csv_and_table():
     assert "the 2 largest element losses" in table and "3 groups by target" in table and "p99.9" in table
 
 
-def test_3e7_elements_with_every_view_in_bounded_memory(tmp_path):
+def test_3e7_elements_with_every_view_in_bounded_memory(tmp_path, monkeypatch):
     """Issue 11: a summary (a streaming quantile estimate past 10**7), top and bottom rows and
     groups over 3e7 elements, through the command line, in bounded anonymous memory (sampled
     from outside the process; the mapped input pages are not anonymous)."""
     from tests.engine.test_local import _peak
 
+    monkeypatch.delenv("LOSSCALC_CHUNK_ELEMENTS", raising=False)  # (the default chunk, which the bound is of)
     n = 30_000_000
     x = np.lib.format.open_memmap(tmp_path / "x.npy", "w+", np.float32, (n,))
     g = np.lib.format.open_memmap(tmp_path / "g.npy", "w+", np.int8, (n,))
