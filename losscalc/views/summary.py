@@ -66,11 +66,14 @@ _TOP_BITS = 0x7FF0000000000000  # the bits of +inf: keys at or above it are past
 
 
 _SCRATCH = threading.local()  # per thread: the buffers a chunk's pass reuses, by name
+_SCRATCH_MAX = 1 << 22  # elements: a larger buffer (a whole input given as one chunk) is not kept
 
 
 def _scratch(name: str, like: np.ndarray, dtype) -> np.ndarray:
     """A buffer of `like`'s size in `dtype`, this thread's own and reused chunk after chunk: on
     these VMs, memory freed and allocated again per chunk costs page faults (~1.5 ms a MiB)."""
+    if like.size > _SCRATCH_MAX:
+        return np.empty(like.size, dtype)
     buf = getattr(_SCRATCH, name, None)
     if buf is None or buf.size < like.size or buf.dtype != dtype:
         buf = np.empty(like.size, dtype)
