@@ -19,7 +19,6 @@ from ..errors import LossError, LossWarning, warn
 from ..readers.stdin import one_stdin
 from ..reduction import DEFAULT, Partials, finish, resolve_reduction
 from ..registry import find
-from .grad import gradients
 from .local import run_chunks
 from .plan import Plan, is_lazy
 from .result import KEEP_ELEMENTS, Result
@@ -91,13 +90,13 @@ class _Warnings:
 
 def _views(loss, top, bottom, group_by, summary, dtype, rng):
     """The views asked for (engine/views.py), or None."""
-    from .views import Views
-
     for flag, k in (("--top", top), ("--bottom", bottom)):
         if not isinstance(k, int) or k < 0:
             raise LossError(f"{flag}: {k!r} is not a whole number of 0 or more.")
     if not (top or bottom or summary or group_by is not None):
         return None
+    from .views import Views  # (imported when a view is asked for: start-up)
+
     names = [t.name for t in loss.tensors]
     if isinstance(group_by, str) and group_by in names:
         return Views(top, bottom, label_name=group_by, summary=summary)
@@ -364,8 +363,12 @@ class _Run:
         value, arithmetic = finish(self.partials, self.reduction, self.np_dtype)
         if self.reduction == "none":
             value = elements
-        grads = gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
-                       self.threads, self.grad_files) if self.grad else None
+        grads = None
+        if self.grad:
+            from .grad import gradients  # (imported when asked for: start-up)
+
+            grads = gradients(self.loss, self.plan, self.first, self.reduction, self.partials, self.inputs,
+                              self.threads, self.grad_files)
         return Result(
             loss=self.loss,
             reduction=self.reduction,

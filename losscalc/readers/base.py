@@ -22,6 +22,8 @@ def quote(text: str, limit: int | None = None) -> str:
     quotes it, escapes visible; shortened to about `limit` characters when one is given."""
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."
+    if text.isprintable() and '"' not in text and "\\" not in text:
+        return f'"{text}"'  # what json.dumps gives: nothing to escape (every call makes one: start-up)
     import json  # here: only a message needs it, and importing it costs a call ~3 ms of start-up
 
     return json.dumps(text, ensure_ascii=False)

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import os
 
 import numpy as np
@@ -32,6 +31,8 @@ def read_text_file(path: str, key: str | None, fail) -> np.ndarray:
     except UnicodeDecodeError as exc:
         raise fail(f"is not UTF-8 text (byte {exc.start})") from None
     if suffix == ".json":
+        import json  # (imported when a .json file is read: start-up)
+
         try:  # integers as inline ones: beyond int64 a float, never a 5000-digit int
             obj = json.loads(text, parse_int=number)
         except json.JSONDecodeError as exc:

@@ -107,3 +107,13 @@ def test_rendered_nested_lists_round_trip(nested):
 def test_flat_integer_lists_round_trip(values):
     ts = load(",".join(map(str, values)))
     assert ts.array.dtype == np.int64 and ts.array.tolist() == values
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text() | st.sampled_from(["1,,2", 'a"b', "a\\b", "tab\t", "\x7f", "\u2028", "\u00a0", "é中"]))
+def test_quote_is_what_json_dumps_gives(text):
+    """A message's quoted text: the fast path for text with nothing to escape (readers/base.py
+    quote, which every tensor argument calls) gives what json.dumps gives, escapes included."""
+    from losscalc.readers.base import quote
+
+    assert quote(text) == json.dumps(text, ensure_ascii=False)
